@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -137,17 +138,8 @@ func ValidateKey(key string) error {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return ErrInvalidKey
 	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if c == 0 {
-			return ErrInvalidKey
-		}
-		if c >= utf8.RuneSelf {
-			if !utf8.ValidString(key[i:]) {
-				return ErrInvalidKey
-			}
-			break
-		}
+	if strings.IndexByte(key, 0) >= 0 || !utf8.ValidString(key) {
+		return ErrInvalidKey
 	}
 	return nil
 }
