@@ -86,9 +86,12 @@ func Permanent(err error) error {
 // IsPermanent reports whether err, or any error it wraps, was made by [Permanent]
 // (or by backoff.Permanent).
 func IsPermanent(err error) bool {
-	var p *backoff.PermanentError
-	return errors.As(err, &p)
+	// *backoff.PermanentError's Is method matches any *PermanentError target; errors.Is with
+	// a shared target avoids the allocation errors.As would make.
+	return err != nil && errors.Is(err, permanentTarget)
 }
+
+var permanentTarget error = &backoff.PermanentError{}
 
 // After wraps err so that [Do] retries no sooner than d (if its policy retries at all): the
 // delay is max(scheduled, d), as for a Throttle outcome with Retry-After d. errors.Is and
