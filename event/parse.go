@@ -1,0 +1,182 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Parse decodes and validates an envelope with the default size limit
+// (DefaultMaxSize). See Parser.Parse.
+func Parse(raw []byte) (Event, error) {
+	return Parser{}.Parse(raw)
+}
+
+// Parser decodes envelopes with a custom size limit. The zero value uses
+// DefaultMaxSize. A Parser is safe for concurrent use.
+type Parser struct {
+	// MaxSize limits the raw envelope, in bytes. Zero or negative means
+	// DefaultMaxSize.
+	MaxSize int
+}
+
+// known top-level fields, as bits for duplicate detection.
+const (
+	fID = 1 << iota
+	fType
+	fTimestamp
+	fData
+	fResourceURL
+)
+
+// Parse decodes raw as an envelope and validates it.
+//
+// It is strict about what it understands: the input must be valid UTF-8
+// and a single valid JSON object; event_id, event_type, timestamp and data
+// are required, must have the right JSON type and must pass validation
+// (see Event.Validate); resource_url is optional (null counts as absent);
+// a known field appearing twice is refused rather than resolved silently.
+// Field names match exactly (encoding/json would also accept "Event_ID").
+// It is tolerant of what it does not: unknown top-level fields are ignored,
+// so producers can add fields without breaking consumers.
+//
+// The timestamp may carry any UTC offset; it is converted to UTC. Data is a
+// copy of the raw bytes of the data object (not re-encoded), so Parse never
+// retains raw. Parse never panics; every error is a *ValidationError
+// wrapping one of the package's sentinels (ErrTooLarge, ErrMalformed,
+// ErrInvalidID, …).
+//
+// Parse only scans the top level of the envelope and validates the rest in
+// the same pass; a 1 KiB envelope costs three small allocations (id, type
+// and data).
+func (p Parser) Parse(raw []byte) (Event, error) {
+	if limit := effectiveMax(p.MaxSize); len(raw) > limit {
+		return Event{}, invalid("", ErrTooLarge,
+			fmt.Sprintf("envelope is %d bytes, the limit is %d", len(raw), limit))
+	}
+	if !utf8.Valid(raw) {
+		return Event{}, invalid("", ErrMalformed, "envelope is not valid UTF-8")
+	}
+	it, err := newObjectIter(raw)
+	if err != nil {
+		return Event{}, malformedJSON(err)
+	}
+	var (
+		seen                       int
+		idV, typeV, tsV, dataV, uV []byte
+	)
+	for {
+		key, val, ok, err := it.next()
+		if err != nil {
+			return Event{}, malformedJSON(err)
+		}
+		if !ok {
+			break
+		}
+		var bit int
+		var name string
+		switch {
+		case keyEquals(key, "event_id"):
+			bit, name, idV = fID, "event_id", val
+		case keyEquals(key, "event_type"):
+			bit, name, typeV = fType, "event_type", val
+		case keyEquals(key, "timestamp"):
+			bit, name, tsV = fTimestamp, "timestamp", val
+		case keyEquals(key, "data"):
+			bit, name, dataV = fData, "data", val
+		case keyEquals(key, "resource_url"):
+			bit, name, uV = fResourceURL, "resource_url", val
+		default:
+			continue // unknown fields are tolerated
+		}
+		if seen&bit != 0 {
+			return Event{}, invalid(name, ErrMalformed, "appears more than once; each field may appear once")
+		}
+		seen |= bit
+	}
+
+	var e Event
+	if e.ID, err = requiredString("event_id", idV, ErrInvalidID); err != nil {
+		return Event{}, err
+	}
+	if err := ValidateID(e.ID); err != nil {
+		return Event{}, err
+	}
+	if e.Type, err = requiredString("event_type", typeV, ErrInvalidType); err != nil {
+		return Event{}, err
+	}
+	if err := ValidateType(e.Type); err != nil {
+		return Event{}, err
+	}
+	if e.Timestamp, err = parseTimestamp("timestamp", tsV); err != nil {
+		return Event{}, err
+	}
+	if dataV == nil {
+		return Event{}, invalid("data", ErrInvalidData, "missing; data must be a JSON object, e.g. {}")
+	}
+	if dataV[0] != '{' {
+		return Event{}, invalid("data", ErrInvalidData,
+			fmt.Sprintf("data must be a JSON object, got %s", jsonKind(dataV)))
+	}
+	e.Data = bytes.Clone(dataV)
+	if uV != nil && uV[0] != 'n' { // null means absent
+		s, ok := stringValue(uV)
+		if !ok {
+			return Event{}, invalid("resource_url", ErrInvalidResourceURL,
+				fmt.Sprintf("must be a JSON string, got %s", jsonKind(uV)))
+		}
+		if err := ValidateResourceURL(s); err != nil {
+			return Event{}, err
+		}
+		e.ResourceURL = s
+	}
+	return e, nil
+}
+
+func malformedJSON(err error) error {
+	if err == errNotObject {
+		return invalid("", ErrMalformed, "envelope must be a JSON object")
+	}
+	return invalidCause("", ErrMalformed, "envelope is not valid JSON", err)
+}
+
+// requiredString extracts a required string field.
+func requiredString(field string, val []byte, sentinel error) (string, error) {
+	if val == nil {
+		return "", invalid(field, sentinel, "missing; the field is required")
+	}
+	s, ok := stringValue(val)
+	if !ok {
+		return "", invalid(field, sentinel, fmt.Sprintf("must be a JSON string, got %s", jsonKind(val)))
+	}
+	return s, nil
+}
+
+// parseTimestamp decodes a required RFC 3339 string and converts it to UTC.
+func parseTimestamp(field string, val []byte) (time.Time, error) {
+	if val == nil {
+		return time.Time{}, invalid(field, ErrInvalidTimestamp, "missing; the field is required")
+	}
+	if len(val) < 2 || val[0] != '"' {
+		return time.Time{}, invalid(field, ErrInvalidTimestamp,
+			fmt.Sprintf("must be an RFC 3339 string such as \"2026-01-02T03:04:05Z\", got %s", jsonKind(val)))
+	}
+	body := val[1 : len(val)-1]
+	if hasEscape(body) {
+		body = []byte(unescape(body))
+	}
+	var t time.Time
+	if err := t.UnmarshalText(body); err != nil {
+		return time.Time{}, invalidCause(field, ErrInvalidTimestamp,
+			"must be RFC 3339, e.g. \"2026-01-02T03:04:05Z\"", err)
+	}
+	t = t.UTC()
+	if err := validateTimestamp(t); err != nil {
+		if ve, ok := err.(*ValidationError); ok {
+			ve.Field = field
+		}
+		return time.Time{}, err
+	}
+	return t, nil
+}
