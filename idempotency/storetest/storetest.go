@@ -316,6 +316,10 @@ func run(t *testing.T, o Options, newHarness func(t *testing.T) *harness) {
 		require.NoError(t, h.store.Complete(ctx, "evt_release_done", tok, long))
 		require.ErrorIs(t, h.store.Release(ctx, "evt_release_done", tok), idempotency.ErrNotOwner)
 		require.ErrorIs(t, h.store.Complete(ctx, "evt_release_done", "other", long), idempotency.ErrNotOwner)
+		for _, bad := range []string{"", "done:" + tok, "done:", "done", tok + "x"} {
+			require.ErrorIs(t, h.store.Release(ctx, "evt_release_done", bad), idempotency.ErrNotOwner, "token %q", bad)
+			require.ErrorIs(t, h.store.Complete(ctx, "evt_release_done", bad, long), idempotency.ErrNotOwner, "token %q", bad)
+		}
 		requireState(t, h.store, "evt_release_done", idempotency.Done)
 	})
 
