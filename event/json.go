@@ -387,12 +387,9 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c < 0x80 {
-			continue
-		}
-		if c >= 0x80 {
-			// Only ASCII reaches here in practice (fields are validated);
-			// pass other bytes through unchanged.
+		// Fields are validated printable ASCII; any other byte (only
+		// reachable by a caller bypassing validation) passes unchanged.
+		if c >= 0x80 || (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -405,6 +402,10 @@ func appendString(dst []byte, s string) []byte {
 			dst = append(dst, '\\', 'r')
 		case '\t':
 			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
 		default:
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
@@ -419,7 +420,7 @@ func stringLen(s string) int {
 	n := 2 + len(s)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
 			n++
 		case c < 0x20 || c == '<' || c == '>' || c == '&':
 			n += 5
