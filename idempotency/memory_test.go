@@ -34,7 +34,7 @@ func TestMemoryStoreConformanceRealTime(t *testing.T) {
 		s := idempotency.NewMemoryStore(idempotency.MemoryConfig{Shards: 1, SweepInterval: 5 * time.Millisecond})
 		t.Cleanup(s.Close)
 		return s
-	}, storetest.Options{Lease: 50 * time.Millisecond})
+	}, storetest.Options{Lease: 150 * time.Millisecond})
 }
 
 type clock struct {

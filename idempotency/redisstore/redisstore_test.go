@@ -129,17 +129,6 @@ func TestKeysAndValues(t *testing.T) {
 		require.Equal(t, idempotency.Claimed, cb.State)
 		require.ErrorIs(t, b.Complete(ctx, "evt_shared", ca.Token, time.Minute), idempotency.ErrNotOwner)
 	})
-
-	t.Run("scripts still work after Redis flushed its script cache", func(t *testing.T) {
-		t.Parallel()
-		s, c, _ := setup(t)
-		require.NoError(t, c.ScriptFlush(ctx).Err())
-		cl, err := s.Claim(ctx, "evt_flush", time.Minute)
-		require.NoError(t, err)
-		require.Equal(t, idempotency.Claimed, cl.State)
-		require.NoError(t, c.ScriptFlush(ctx).Err())
-		require.NoError(t, s.Release(ctx, "evt_flush", cl.Token))
-	})
 }
 
 func TestUnreachableRedis(t *testing.T) {

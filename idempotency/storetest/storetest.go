@@ -257,10 +257,9 @@ func run(t *testing.T, o Options, newHarness func(t *testing.T) *harness) {
 	t.Run("completion retention is counted from completion, not from the claim", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		tok := claimed(t, h.store, "evt_retention_from_complete", 2*h.short)
-		h.advance(h.short)
-		require.NoError(t, h.store.Complete(ctx, "evt_retention_from_complete", tok, 3*h.short))
-		h.advance(h.short + h.short/2) // past claim+lease, within completion+retention
+		tok := claimed(t, h.store, "evt_retention_from_complete", h.short)
+		require.NoError(t, h.store.Complete(ctx, "evt_retention_from_complete", tok, long))
+		h.advance(h.short) // past the claim's lease, well within the retention
 		requireState(t, h.store, "evt_retention_from_complete", idempotency.Done)
 	})
 
