@@ -227,7 +227,7 @@ func (g *GenericHMAC) VerifyParts(sig, ts string, body []byte) error {
 			return err
 		}
 	}
-	var buf [maxMACSize]byte
+	var buf [macBufSize]byte
 	want, ok := g.decode(sig, &buf)
 	if !ok {
 		return fmt.Errorf("%w: %s is not %s%s of a %s MAC", ErrInvalidHeader, g.header, g.prefix, g.enc, g.hash)
@@ -244,17 +244,22 @@ func (g *GenericHMAC) VerifyParts(sig, ts string, body []byte) error {
 	return errProviderNoMatch
 }
 
-const maxMACSize = 64 // SHA-512
+const (
+	maxMACSize = 64 // SHA-512
+	// macBufSize leaves room for base64's Decode, which may write up to
+	// DecodedLen(len(src)) bytes (66 for a padded SHA-512) on bad input.
+	macBufSize = (maxMACSize+2)/3*3 + 3
+)
 
 // decode strips the prefix and decodes the MAC into buf without allocating.
-func (g *GenericHMAC) decode(sig string, buf *[maxMACSize]byte) ([]byte, bool) {
+func (g *GenericHMAC) decode(sig string, buf *[macBufSize]byte) ([]byte, bool) {
 	if !strings.HasPrefix(sig, g.prefix) {
 		return nil, false
 	}
 	return decodeMAC(sig[len(g.prefix):], g.enc, g.hash.size(), buf)
 }
 
-func decodeMAC(s string, enc Encoding, size int, buf *[maxMACSize]byte) ([]byte, bool) {
+func decodeMAC(s string, enc Encoding, size int, buf *[macBufSize]byte) ([]byte, bool) {
 	var src [2 * maxMACSize]byte
 	switch enc {
 	case Hex:

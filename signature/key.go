@@ -39,14 +39,20 @@ const (
 	kindEd25519Public
 )
 
-// keyData holds the secret material. Keys keep it behind a pointer so that
-// fmt, even when it reaches a Key through reflection (an unexported field of a
-// caller's struct), prints an address and never the bytes.
+// keyData describes a key. All key material sits behind a second pointer
+// (mac, ed): when fmt reaches a Key through reflection (an unexported field
+// of a caller's struct, where Key's own Format is not consulted, and even
+// with a bad verb such as %s, for which fmt dumps the pointed-to struct),
+// it prints those pointers as addresses and never the bytes.
 type keyData struct {
 	kind keyKind
-	mac  *macKey            // kindHMAC
-	priv ed25519.PrivateKey // kindEd25519Private
-	pub  ed25519.PublicKey  // both ed25519 kinds
+	mac  *macKey // kindHMAC
+	ed   *edKey  // both ed25519 kinds
+}
+
+type edKey struct {
+	priv ed25519.PrivateKey // nil for a public key
+	pub  ed25519.PublicKey
 }
 
 // Key is one Standard Webhooks key: an HMAC secret (v1, signs and verifies),
@@ -91,7 +97,7 @@ func ParseKey(s string) (Key, error) {
 		if len(b) != ed25519.PublicKeySize {
 			return Key{}, fmt.Errorf("%w: %s public key must be %d bytes, got %d", ErrInvalidKey, PrefixPublicKey, ed25519.PublicKeySize, len(b))
 		}
-		return Key{d: &keyData{kind: kindEd25519Public, pub: ed25519.PublicKey(b)}}, nil
+		return Key{d: &keyData{kind: kindEd25519Public, ed: &edKey{pub: ed25519.PublicKey(b)}}}, nil
 	default:
 		b, err := decodeKey(strings.TrimPrefix(s, PrefixSecret), PrefixSecret)
 		if err != nil {
@@ -133,7 +139,7 @@ func NewEd25519Key[K ed25519.PrivateKey | ed25519.PublicKey](k K) (Key, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return Key{}, fmt.Errorf("%w: ed25519 public key must be %d bytes, got %d", ErrInvalidKey, ed25519.PublicKeySize, len(k))
 		}
-		return Key{d: &keyData{kind: kindEd25519Public, pub: append(ed25519.PublicKey(nil), k...)}}, nil
+		return Key{d: &keyData{kind: kindEd25519Public, ed: &edKey{pub: append(ed25519.PublicKey(nil), k...)}}}, nil
 	}
 	return Key{}, ErrInvalidKey
 }
@@ -171,7 +177,7 @@ func ed25519PrivateFromBytes(b []byte) (Key, error) {
 		return Key{}, fmt.Errorf("%w: %s key must be %d (seed) or %d (seed and public key) bytes, got %d",
 			ErrInvalidKey, PrefixSigningKey, ed25519.SeedSize, ed25519.PrivateKeySize, len(b))
 	}
-	return Key{d: &keyData{kind: kindEd25519Private, priv: priv, pub: priv.Public().(ed25519.PublicKey)}}, nil
+	return Key{d: &keyData{kind: kindEd25519Private, ed: &edKey{priv: priv, pub: priv.Public().(ed25519.PublicKey)}}}, nil
 }
 
 // GenerateSecret returns a new v1 secret: "whsec_" followed by the standard
@@ -223,16 +229,16 @@ func (k Key) Public() Key {
 	if k.d == nil || k.d.kind != kindEd25519Private {
 		return k
 	}
-	return Key{d: &keyData{kind: kindEd25519Public, pub: k.d.pub}}
+	return Key{d: &keyData{kind: kindEd25519Public, ed: &edKey{pub: k.d.ed.pub}}}
 }
 
 // PublicString returns the "whpk_…" form of an ed25519 key's public half, or
 // "" for HMAC secrets and the zero Key.
 func (k Key) PublicString() string {
-	if k.d == nil || k.d.pub == nil {
+	if k.d == nil || k.d.ed == nil {
 		return ""
 	}
-	return PrefixPublicKey + base64.StdEncoding.EncodeToString(k.d.pub)
+	return PrefixPublicKey + base64.StdEncoding.EncodeToString(k.d.ed.pub)
 }
 
 // Fingerprint returns a short, non-secret identifier of the key (the first 8
@@ -250,7 +256,7 @@ func (k Key) Fingerprint() string {
 		h.Write(k.d.mac.key)
 	default:
 		h.Write([]byte{2})
-		h.Write(k.d.pub)
+		h.Write(k.d.ed.pub)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)[:4])
 }

@@ -281,7 +281,7 @@ func (s *Stripe) VerifyHeader(header string, body []byte) error {
 		var (
 			st  *macState
 			mac []byte
-			buf [maxMACSize]byte
+			buf [macBufSize]byte
 		)
 		rest := header
 		for n := 0; n < s.maxEntries && rest != ""; n++ {

@@ -55,11 +55,15 @@ const (
 )
 
 const (
-	v1SigLen      = sha256.Size                                   // 32
-	v1SigB64Len   = (v1SigLen + 2) / 3 * 4                        // 44
-	v1aSigLen     = ed25519.SignatureSize                         // 64
-	v1aSigB64Len  = (v1aSigLen + 2) / 3 * 4                       // 88
-	maxPrefixUsed = MaxIDLength + 1 + maxTimestampDigits + 1 + 16 // fits maxPrefix
+	v1SigLen     = sha256.Size             // 32
+	v1SigB64Len  = (v1SigLen + 2) / 3 * 4  // 44
+	v1aSigLen    = ed25519.SignatureSize   // 64
+	v1aSigB64Len = (v1aSigLen + 2) / 3 * 4 // 88
+	// base64's Decode needs room for DecodedLen(len(src)) bytes even when
+	// the valid result is shorter (a malformed quantum can write past it).
+	v1SigDecodeBuf  = v1SigB64Len / 4 * 3                           // 33
+	v1aSigDecodeBuf = v1aSigB64Len / 4 * 3                          // 66
+	maxPrefixUsed   = MaxIDLength + 1 + maxTimestampDigits + 1 + 16 // fits maxPrefix
 )
 
 var strictB64 = base64.StdEncoding.Strict()
@@ -226,7 +230,7 @@ func (s *Signer) Sign(dst []byte, id string, ts int64, body []byte) ([]byte, err
 				msg = append(msg, body...)
 			}
 			dst = append(dst, "v1a,"...)
-			dst = base64.StdEncoding.AppendEncode(dst, ed25519.Sign(e.Key.d.priv, msg))
+			dst = base64.StdEncoding.AppendEncode(dst, ed25519.Sign(e.Key.d.ed.priv, msg))
 		}
 	}
 	if len(dst) == start {
@@ -430,7 +434,7 @@ func (v *StandardVerifier) VerifyParts(id, ts, sig string, body []byte) error {
 				return nil
 			}
 		case kindEd25519Private, kindEd25519Public:
-			m, u := v.matchV1a(e.Key.d.pub, &msg, id, ts, sig, body)
+			m, u := v.matchV1a(e.Key.d.ed.pub, &msg, id, ts, sig, body)
 			usable = usable || u
 			if m {
 				return nil
@@ -479,7 +483,7 @@ func (v *StandardVerifier) matchV1(k *macKey, id, ts, sig string, body []byte) (
 		st      *macState
 		mac     []byte
 		encoded [v1SigB64Len]byte
-		decoded [v1SigLen]byte
+		decoded [v1SigDecodeBuf]byte // Decode may write up to DecodedLen bytes for malformed input
 	)
 	pos := 0
 	for n := 0; n < v.maxEntries; n++ {
@@ -505,7 +509,7 @@ func (v *StandardVerifier) matchV1(k *macKey, id, ts, sig string, body []byte) (
 			st.h.Write(body)
 			mac = st.finish()
 		}
-		if hmac.Equal(decoded[:], mac) {
+		if hmac.Equal(decoded[:v1SigLen], mac) {
 			matched = true
 			break
 		}
@@ -519,7 +523,7 @@ func (v *StandardVerifier) matchV1(k *macKey, id, ts, sig string, body []byte) (
 func (v *StandardVerifier) matchV1a(pub ed25519.PublicKey, msg *[]byte, id, ts, sig string, body []byte) (matched, usable bool) {
 	var (
 		encoded [v1aSigB64Len]byte
-		decoded [v1aSigLen]byte
+		decoded [v1aSigDecodeBuf]byte
 	)
 	pos := 0
 	for n := 0; n < v.maxEntries; n++ {
@@ -543,7 +547,7 @@ func (v *StandardVerifier) matchV1a(pub ed25519.PublicKey, msg *[]byte, id, ts, 
 			m = append(m, '.')
 			*msg = append(m, body...)
 		}
-		if ed25519.Verify(pub, *msg, decoded[:]) {
+		if ed25519.Verify(pub, *msg, decoded[:v1aSigLen]) {
 			return true, true
 		}
 	}
