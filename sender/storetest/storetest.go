@@ -941,7 +941,9 @@ func testPrune(t *testing.T, s sender.Store) {
 }
 
 // pruneCounts groups prune counts for a compact comparison.
-func pruneCounts(deliveries, attempts, events int) [3]int { return [3]int{deliveries, attempts, events} }
+func pruneCounts(deliveries, attempts, events int) [3]int {
+	return [3]int{deliveries, attempts, events}
+}
 
 func orderedEndpoint(t *testing.T, s sender.Store, id string) {
 	t.Helper()
