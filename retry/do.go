@@ -42,10 +42,11 @@ type DoConfig struct {
 // or ctx ends. It is built on cenkalti/backoff/v4: one backoff.BackOff adapter per call, so a
 // DoConfig (and its Policy) can be shared by concurrent calls.
 //
-// Do returns nil on success; the cause of a [Permanent] error (unwrapped, as backoff does);
-// fn's last error when the policy gives up; and, when ctx ends, an error that matches both
-// ctx.Err() and fn's last error with errors.Is. fn is not called once ctx has ended, and
-// receives ctx so that it can stop early.
+// Do returns nil on success; fn's error unchanged when it is (or wraps) a [Permanent] error,
+// so [IsPermanent] reports true and errors.Is/As see the cause; fn's last error when the
+// policy gives up; and, when ctx ends, an error that matches both ctx.Err() and fn's last
+// error with errors.Is. fn is not called once ctx has ended, and receives ctx so that it can
+// stop early.
 func Do(ctx context.Context, cfg DoConfig, fn func(ctx context.Context) error) error {
 	p := cfg.Policy
 	if p == nil {
@@ -63,6 +64,11 @@ func Do(ctx context.Context, cfg DoConfig, fn func(ctx context.Context) error) e
 		}
 		last = fn(ctx)
 		b.last = last
+		if IsPermanent(last) {
+			// Wrap once more so backoff, which unwraps the outermost *PermanentError, hands
+			// back fn's error itself, with its context and its Permanent marker.
+			return backoff.Permanent(last)
+		}
 		return last
 	}
 	var notify backoff.Notify

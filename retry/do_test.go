@@ -118,6 +118,8 @@ func TestDoStopsOnPermanent(t *testing.T) {
 	b.step(t, 1, time.Second)
 	require.Equal(t, 2, <-b.calls)
 	err := b.result(t)
+	require.EqualError(t, err, "loading: open /nope: file does not exist", "fn's error is returned unchanged")
+	require.True(t, retry.IsPermanent(err))
 	require.ErrorIs(t, err, fs.ErrNotExist, "the cause is visible to errors.Is")
 	var pe *fs.PathError
 	require.ErrorAs(t, err, &pe, "the cause is visible to errors.As")

@@ -89,10 +89,10 @@ func ExampleDo() {
 		}
 		return nil
 	})
-	fmt.Println(calls, err, errors.Is(err, errBadInput))
+	fmt.Println(calls, err, errors.Is(err, errBadInput), retry.IsPermanent(err))
 	// Output:
 	// attempt failed: connection reset; retrying in 1ms
-	// 2 bad input true
+	// 2 bad input true true
 }
 
 func ExampleExponential() {

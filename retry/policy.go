@@ -151,7 +151,7 @@ func (s Schedule) Next(a Attempt) (time.Duration, bool) {
 		return 0, false
 	}
 	d := max(s.Delays[n], 0)
-	if s.Jitter <= 0 || d == 0 {
+	if !(s.Jitter > 0) || d == 0 { // no jitter; also a NaN Jitter, which Validate refuses
 		return d, true
 	}
 	j := min(s.Jitter, 1)
@@ -245,7 +245,7 @@ func scale(d time.Duration, f float64) time.Duration {
 	if x >= math.MaxInt64 {
 		return math.MaxInt64
 	}
-	if x <= 0 {
+	if !(x > 0) { // also NaN
 		return 0
 	}
 	return time.Duration(x)

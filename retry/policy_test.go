@@ -109,6 +109,18 @@ func TestScheduleZeroDelayIsNotJittered(t *testing.T) {
 	require.Zero(t, d)
 }
 
+func TestScheduleWithAnInvalidJitterStillGivesSaneDelays(t *testing.T) {
+	t.Parallel()
+	for _, j := range []float64{math.NaN(), -1, math.Inf(-1)} {
+		d, ok := retry.Schedule{Delays: []time.Duration{0, time.Minute}, Jitter: j, Rand: fixed(0.9)}.Next(retry.Attempt{N: 1})
+		require.True(t, ok)
+		require.Equal(t, time.Minute, d, "jitter %v", j)
+	}
+	d, ok := retry.Schedule{Delays: []time.Duration{0, time.Minute}, Jitter: math.Inf(1), Rand: fixed(0.75)}.Next(retry.Attempt{N: 1})
+	require.True(t, ok)
+	require.Equal(t, 90*time.Second, d, "an infinite jitter is clamped to 1")
+}
+
 func TestScheduleWithOneEntryNeverRetries(t *testing.T) {
 	t.Parallel()
 	_, ok := retry.Schedule{Delays: []time.Duration{0}}.Next(retry.Attempt{N: 1})

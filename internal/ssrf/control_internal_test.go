@@ -3,8 +3,10 @@ package ssrf
 import (
 	"context"
 	"errors"
+	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -69,4 +71,37 @@ func TestEndsInNumber(t *testing.T) {
 	} {
 		require.Equal(t, want, endsInNumber(name), name)
 	}
+}
+
+func TestPartialDeadline(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		left      time.Duration
+		remaining int
+		want      time.Duration
+	}{
+		{"one address gets all the time", 30 * time.Second, 1, 30 * time.Second},
+		{"three addresses share it", 30 * time.Second, 3, 10 * time.Second},
+		{"a share never drops below 2 s", 5 * time.Second, 10, 2 * time.Second},
+		{"but never beyond the deadline", time.Second, 10, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, now.Add(tt.want), partialDeadline(now, now.Add(tt.left), tt.remaining))
+		})
+	}
+}
+
+func TestDialDeadlineIsTheEarliest(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.True(t, dialDeadline(context.Background(), now, net.Dialer{}).IsZero())
+	require.Equal(t, now.Add(time.Second), dialDeadline(context.Background(), now, net.Dialer{Timeout: time.Second, Deadline: now.Add(time.Hour)}))
+	require.Equal(t, now.Add(time.Minute), dialDeadline(context.Background(), now, net.Dialer{Timeout: time.Hour, Deadline: now.Add(time.Minute)}))
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(time.Millisecond))
+	defer cancel()
+	require.Equal(t, now.Add(time.Millisecond), dialDeadline(ctx, now, net.Dialer{Timeout: time.Hour}))
 }

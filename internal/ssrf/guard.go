@@ -326,7 +326,8 @@ func (g *Guard) control(host string, hostOK bool,
 
 // DialContext connects to addr ("host:port") on network ("tcp", "tcp4" or "tcp6") if the
 // host is permitted, trying its permitted addresses in order and dialling each one as an IP
-// literal. Refusals are *[BlockedError] values wrapping [ErrBlocked]. It has the signature of
+// literal. The dialer's Timeout (and ctx's deadline) covers the whole call and is shared out
+// among the addresses as net.Dialer does. Refusals are *[BlockedError] values wrapping [ErrBlocked]. It has the signature of
 // net/http.Transport.DialContext.
 func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
@@ -339,9 +340,19 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 	}
 	d := g.dialer
 	d.Control, d.ControlContext = nil, g.control(host, g.hostAllowed(host), g.dialer.Control, g.dialer.ControlContext)
+	// Like net.Dialer, spread the dial deadline over the addresses, so one that does not
+	// answer cannot use up the time of the others.
+	deadline := dialDeadline(ctx, time.Now(), d)
+	d.Timeout, d.Deadline = 0, time.Time{}
 	var first error
-	for _, ip := range ips {
-		conn, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+	for i, ip := range ips {
+		actx := ctx
+		cancel := context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			actx, cancel = context.WithDeadline(ctx, partialDeadline(time.Now(), deadline, len(ips)-i))
+		}
+		conn, err := d.DialContext(actx, network, net.JoinHostPort(ip.String(), port))
+		cancel()
 		if err == nil {
 			return conn, nil
 		}
@@ -353,4 +364,34 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 		}
 	}
 	return nil, first
+}
+
+// dialDeadline is the earliest of d's Timeout, d's Deadline and ctx's deadline; zero for none.
+func dialDeadline(ctx context.Context, now time.Time, d net.Dialer) time.Time {
+	var earliest time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (earliest.IsZero() || t.Before(earliest)) {
+			earliest = t
+		}
+	}
+	if d.Timeout > 0 {
+		consider(now.Add(d.Timeout))
+	}
+	consider(d.Deadline)
+	if t, ok := ctx.Deadline(); ok {
+		consider(t)
+	}
+	return earliest
+}
+
+// partialDeadline gives one of remaining addresses its share of the time left before
+// deadline, but at least 2 s when there is that much (net.Dialer's rule).
+func partialDeadline(now, deadline time.Time, remaining int) time.Time {
+	left := deadline.Sub(now)
+	share := left / time.Duration(remaining)
+	const saneMinimum = 2 * time.Second
+	if share < saneMinimum {
+		share = min(left, saneMinimum)
+	}
+	return now.Add(share)
 }
