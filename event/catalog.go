@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Definition documents one event type in a Catalog.
@@ -165,6 +166,9 @@ func (c *Catalog) Register(d Definition) error {
 	}
 	e := &entry{def: d}
 	if len(d.Schema) > 0 {
+		if !utf8.Valid(d.Schema) {
+			return fail("Schema", "the schema is not valid UTF-8", nil)
+		}
 		s, err := compileSchema(d.Schema)
 		if err != nil {
 			return fail("Schema", "invalid or unsupported JSON Schema", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -81,6 +82,9 @@ func validateSource(source string) error {
 	return nil
 }
 
+// cloudEventAttributes are the attributes FromCloudEvent reads.
+var cloudEventAttributes = [...]string{"specversion", "id", "source", "type", "time", "datacontenttype", "data", "data_base64", CloudEventsResourceURLAttribute}
+
 // FromCloudEvent decodes a CloudEvents 1.0 structured JSON event into an
 // Event. It requires specversion "1.0", id, source, type and time (optional
 // in CloudEvents but required by hookkit's envelope), and data holding a
@@ -107,8 +111,7 @@ func FromCloudEvent(raw []byte) (Event, error) {
 		}
 		return Event{}, invalidCause("", ErrMalformed, "CloudEvent is not valid JSON", err)
 	}
-	attrs := map[string][]byte{}
-	known := [...]string{"specversion", "id", "source", "type", "time", "datacontenttype", "data", "data_base64", CloudEventsResourceURLAttribute}
+	attrs := make(map[string][]byte, len(cloudEventAttributes))
 	for {
 		key, val, ok, err := it.next()
 		if err != nil {
@@ -117,15 +120,19 @@ func FromCloudEvent(raw []byte) (Event, error) {
 		if !ok {
 			break
 		}
-		for _, name := range known {
-			if keyEquals(key, name) {
-				if _, dup := attrs[name]; dup {
-					return Event{}, invalid(name, ErrMalformed, "appears more than once; each attribute may appear once")
-				}
-				attrs[name] = val
-				break
-			}
+		idx, folded := matchKey(key, cloudEventAttributes[:])
+		if idx < 0 {
+			continue // extensions and optional attributes are ignored
 		}
+		name := cloudEventAttributes[idx]
+		if folded {
+			return Event{}, invalid(name, ErrMalformed, fmt.Sprintf(
+				"attribute names are lower case: found %s, expected %q", strconv.Quote(string(key)), name))
+		}
+		if _, dup := attrs[name]; dup {
+			return Event{}, invalid(name, ErrMalformed, "appears more than once; each attribute may appear once")
+		}
+		attrs[name] = val
 	}
 
 	spec, err := requiredString("specversion", attrs["specversion"], ErrInvalidCloudEvent)

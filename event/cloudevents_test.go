@@ -124,6 +124,7 @@ func TestFromCloudEvent(t *testing.T) {
 		{"a relative resourceurl is refused", build(set("resourceurl", `"/x"`)), event.ErrInvalidResourceURL, "resourceurl"},
 		{"a numeric resourceurl is refused", build(set("resourceurl", `7`)), event.ErrInvalidResourceURL, "resourceurl"},
 		{"a duplicate attribute is refused", []byte(`{"specversion":"1.0","specversion":"1.0"}`), event.ErrMalformed, "specversion"},
+		{"an attribute name in upper case is refused", build(set("ID", `"evt_2"`)), event.ErrMalformed, "id"},
 		{"a JSON array is refused", []byte(`[]`), event.ErrMalformed, ""},
 		{"invalid JSON is refused", []byte(`{"specversion":`), event.ErrMalformed, ""},
 		{"invalid UTF-8 is refused", build(set("data", "{\"a\":\"\xff\"}")), event.ErrMalformed, ""},

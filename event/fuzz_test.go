@@ -3,6 +3,7 @@ package event_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/hookkit/hookkit/event"
 )
@@ -13,6 +14,7 @@ var parseSeeds = []string{
 	`{"event\u005fid":"evt\u005f1","event_type":"invoice.paid","timestamp":"2026-01-02T03:04:05Z","data":{}}`,
 	`{"event_id":"evt_1","event_id":"evt_2"}`,
 	`{"event_id":1,"event_type":null,"timestamp":[],"data":"x"}`,
+	`{"EVENT_ID":"evt_2","event_id":"evt_1","event_type":"invoice.paid","timestamp":"2026-01-02T03:04:05Z","data":{}}`,
 	`[]`, `{}`, ``, `{"data":{`, "{\"data\":\"\xff\"}", `{"event_id":"evt.1"}`,
 }
 
@@ -46,6 +48,22 @@ func FuzzParse(f *testing.F) {
 		}
 		if string(m["data"]) != string(e.Data) {
 			t.Fatalf("data: Parse %q, encoding/json %q", e.Data, m["data"])
+		}
+		// encoding/json matches struct fields case-insensitively; Parse
+		// must never disagree with it about the known fields.
+		var std struct {
+			ID          string          `json:"event_id"`
+			Type        string          `json:"event_type"`
+			Timestamp   time.Time       `json:"timestamp"`
+			Data        json.RawMessage `json:"data"`
+			ResourceURL *string         `json:"resource_url"`
+		}
+		if err := json.Unmarshal(raw, &std); err != nil {
+			t.Fatalf("encoding/json refuses what Parse accepted: %v", err)
+		}
+		if std.ID != e.ID || std.Type != e.Type || !std.Timestamp.Equal(e.Timestamp) || string(std.Data) != string(e.Data) ||
+			(std.ResourceURL != nil && *std.ResourceURL != e.ResourceURL) {
+			t.Fatalf("Parse and encoding/json disagree: %+v vs %+v", e, std)
 		}
 		out, err := e.MarshalJSON()
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // This file holds a small, allocation-free JSON scanner used on the hot path
@@ -322,14 +323,37 @@ func hasEscape(s []byte) bool {
 	return false
 }
 
-// keyEquals compares a raw key (between the quotes) with name, decoding
-// escapes when there are any so "event\u005fid" is recognised.
-func keyEquals(raw []byte, name string) bool {
-	if !hasEscape(raw) {
-		return string(raw) == name
+// matchKey looks a raw object key (between the quotes, escapes allowed)
+// up in names. It returns the index of the name the key equals, or -1.
+// folded reports a key that is not spelt like any name but equals one
+// case-insensitively ("Event_ID", or with the Kelvin sign for 'k'):
+// encoding/json would treat such a key as the field, so callers refuse it
+// rather than let two decoders disagree about the same bytes. An escaped key
+// is decoded once; keys too long to be an escaped name are not decoded.
+func matchKey(raw []byte, names []string) (idx int, folded bool) {
+	key := raw
+	if hasEscape(raw) {
+		if len(raw) > 6*maxNameLen {
+			return -1, false
+		}
+		key = []byte(unescape(raw))
 	}
-	return unescape(raw) == name
+	for i, n := range names {
+		if string(key) == n {
+			return i, false
+		}
+	}
+	for i, n := range names {
+		// A case-folded match is at most 3 bytes per byte of n.
+		if len(key) >= len(n) && len(key) <= 3*len(n) && strings.EqualFold(string(key), n) {
+			return i, true
+		}
+	}
+	return -1, false
 }
+
+// maxNameLen is the longest name passed to matchKey.
+const maxNameLen = len("datacontenttype")
 
 // unescape decodes a validated raw string body that contains escapes.
 func unescape(raw []byte) string {

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -21,14 +22,9 @@ type Parser struct {
 	MaxSize int
 }
 
-// known top-level fields, as bits for duplicate detection.
-const (
-	fID = 1 << iota
-	fType
-	fTimestamp
-	fData
-	fResourceURL
-)
+// envelopeFields are the known top-level fields; a field's index is its bit
+// in Parse's duplicate detection.
+var envelopeFields = [...]string{"event_id", "event_type", "timestamp", "data", "resource_url"}
 
 // Parse decodes raw as an envelope and validates it.
 //
@@ -37,7 +33,9 @@ const (
 // are required, must have the right JSON type and must pass validation
 // (see Event.Validate); resource_url is optional (null counts as absent);
 // a known field appearing twice is refused rather than resolved silently.
-// Field names match exactly (encoding/json would also accept "Event_ID").
+// Field names are case-sensitive; a name that differs from a known field
+// only in case ("Event_ID", which encoding/json would take for event_id) is
+// refused, so Parse and other decoders never disagree about a body.
 // It is tolerant of what it does not: unknown top-level fields are ignored,
 // so producers can add fields without breaking consumers.
 //
@@ -74,21 +72,27 @@ func (p Parser) Parse(raw []byte) (Event, error) {
 		if !ok {
 			break
 		}
-		var bit int
-		var name string
-		switch {
-		case keyEquals(key, "event_id"):
-			bit, name, idV = fID, "event_id", val
-		case keyEquals(key, "event_type"):
-			bit, name, typeV = fType, "event_type", val
-		case keyEquals(key, "timestamp"):
-			bit, name, tsV = fTimestamp, "timestamp", val
-		case keyEquals(key, "data"):
-			bit, name, dataV = fData, "data", val
-		case keyEquals(key, "resource_url"):
-			bit, name, uV = fResourceURL, "resource_url", val
-		default:
+		idx, folded := matchKey(key, envelopeFields[:])
+		if idx < 0 {
 			continue // unknown fields are tolerated
+		}
+		name := envelopeFields[idx]
+		if folded {
+			return Event{}, invalid(name, ErrMalformed, fmt.Sprintf(
+				"field names are case-sensitive: found %s, expected %q", strconv.Quote(string(key)), name))
+		}
+		bit := 1 << idx
+		switch idx {
+		case 0:
+			idV = val
+		case 1:
+			typeV = val
+		case 2:
+			tsV = val
+		case 3:
+			dataV = val
+		case 4:
+			uV = val
 		}
 		if seen&bit != 0 {
 			return Event{}, invalid(name, ErrMalformed, "appears more than once; each field may appear once")

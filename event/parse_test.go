@@ -63,11 +63,6 @@ func TestParse(t *testing.T) {
 			want: event.Event{ID: "evt_1", Type: "invoice.paid", Timestamp: ts, Data: json.RawMessage(`{}`), ResourceURL: "https://x.example/a?b=1&c=2"},
 		},
 		{
-			name: "field names differing in case are unknown fields, not aliases",
-			raw:  `{"EVENT_ID":"evt.bad","event_id":"evt_1","event_type":"invoice.paid","timestamp":"2026-01-02T03:04:05Z","data":{}}`,
-			want: event.Event{ID: "evt_1", Type: "invoice.paid", Timestamp: ts, Data: json.RawMessage(`{}`)},
-		},
-		{
 			name: "duplicate unknown fields are ignored",
 			raw:  `{"x":1,"x":2,"event_id":"evt_1","event_type":"invoice.paid","timestamp":"2026-01-02T03:04:05Z","data":{}}`,
 			want: event.Event{ID: "evt_1", Type: "invoice.paid", Timestamp: ts, Data: json.RawMessage(`{}`)},
@@ -127,6 +122,9 @@ func TestParseErrors(t *testing.T) {
 		{"a duplicate data is malformed", obj(id, typ, ts, data, data), event.ErrMalformed, "data"},
 		{"a duplicate resource_url is malformed", obj(id, typ, ts, data, `"resource_url":null`, `"resource_url":null`), event.ErrMalformed, "resource_url"},
 		{"a duplicate written with an escape is malformed", obj(id, typ, ts, data, `"event\u005fid":"evt_2"`), event.ErrMalformed, "event_id"},
+		{"a known field name in upper case is malformed", obj(`"EVENT_ID":"evt_2"`, id, typ, ts, data), event.ErrMalformed, "event_id"},
+		{"a known field name with a Unicode case fold is malformed", obj(id, typ, `"timeſtamp":"2026-01-02T03:04:05Z"`, ts, data), event.ErrMalformed, "timestamp"},
+		{"a known field name with an escaped case fold is malformed", obj(id, typ, ts, `"Data":{}`, data), event.ErrMalformed, "data"},
 		{"a missing event_id is an invalid id", obj(typ, ts, data), event.ErrInvalidID, "event_id"},
 		{"a null event_id is an invalid id", obj(`"event_id":null`, typ, ts, data), event.ErrInvalidID, "event_id"},
 		{"a numeric event_id is an invalid id", obj(`"event_id":123`, typ, ts, data), event.ErrInvalidID, "event_id"},
