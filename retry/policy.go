@@ -57,8 +57,10 @@ func Validate(p Policy) error {
 //   - stops when p stops (attempts or time exhausted);
 //   - on Throttle, waits max(scheduled delay, Outcome.RetryAfter), as Svix does. RetryAfter is
 //     trusted as given: [Classifier] has already clamped it to [0, MaxRetryAfter] (24 h by
-//     default), which bounds how far an endpoint can push its own retries. A Throttle never
-//     shortens the schedule;
+//     default), which bounds how far an endpoint can push its own retries (Svix instead caps
+//     the result at 2× the scheduled delay; a fixed ceiling is easier to reason about). A
+//     Throttle never shortens the schedule, and the extension is not counted against
+//     [Exponential.MaxElapsed] until the next decision; the attempt limit still applies;
 //   - otherwise (Retry, or the zero Kind) waits the scheduled delay.
 //
 // Next does not allocate beyond what p does.
@@ -207,7 +209,7 @@ func (e Exponential) Next(a Attempt) (time.Duration, bool) {
 	if n >= e.MaxAttempts {
 		return 0, false
 	}
-	c := e.cap(n)
+	c := e.ceiling(n)
 	d := scale(c, random(e.Rand))
 	if a.Elapsed+d > e.MaxElapsed || a.Elapsed+d < a.Elapsed {
 		return 0, false
@@ -215,8 +217,8 @@ func (e Exponential) Next(a Attempt) (time.Duration, bool) {
 	return d, true
 }
 
-// cap returns min(MaxInterval, Initial·Multiplier^(n-1)) without overflow.
-func (e Exponential) cap(n int) time.Duration {
+// ceiling returns min(MaxInterval, Initial·Multiplier^(n-1)) without overflow.
+func (e Exponential) ceiling(n int) time.Duration {
 	f := float64(e.Initial) * math.Pow(e.Multiplier, float64(n-1))
 	if f >= float64(e.MaxInterval) || math.IsNaN(f) {
 		return e.MaxInterval

@@ -18,12 +18,14 @@
 // (RFC 1918, unique local fc00::/7), shared address space 100.64/10 (CGNAT), link-local,
 // cloud metadata addresses (169.254.169.254, fd00:ec2::254, …), IETF protocol assignments
 // 192.0.0/24, benchmarking 198.18/15, documentation ranges, multicast, reserved 240/4 and the
-// broadcast address; in IPv6 also ::/96 (IPv4-compatible), discard 100::/64, Teredo,
+// broadcast address; in IPv6 also the rest of ::/8 (IPv4-compatible, IPv4-translated),
+// discard 100::/64, 2001::/23 (Teredo and other IETF assignments), documentation,
 // local-use NAT64, site-local and multicast. Addresses that embed an IPv4 address — IPv4-mapped
 // ::ffff:0:0/96, NAT64 64:ff9b::/96 and 6to4 2002::/16 — are judged by the IPv4 address inside.
 // Addresses with an IPv6 zone are always refused. Host names that end in a number (such as
 // "2130706433", "0x7f.1", "127.1" or "0177.0.0.1") are refused before any lookup: they are
-// not canonical IP addresses, and C resolvers read them as IPv4 literals.
+// not canonical IP addresses, and C resolvers read them as IPv4 literals. So are names with
+// bytes other than ASCII letters, digits, '-', '_' and '.'.
 //
 // When a name resolves to several addresses and any of them is refused, the whole host is
 // refused: a public name that also answers a private address is a rebinding attempt or a

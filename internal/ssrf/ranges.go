@@ -53,6 +53,7 @@ var v6Rules = []rangeRule{
 	{netip.MustParsePrefix("::1/128"), "loopback", private},
 	{netip.MustParsePrefix("::/96"), "IPv4-compatible IPv6 (deprecated)", always},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64", always},
+	{netip.MustParsePrefix("::/8"), "reserved by IETF (incl. IPv4-translated ::ffff:0:0:0/96)", always},
 	{netip.MustParsePrefix("100::/64"), "discard-only", always},
 	{netip.MustParsePrefix("2001::/32"), "Teredo", always},
 	{netip.MustParsePrefix("2001::/23"), "IETF protocol assignments", always},

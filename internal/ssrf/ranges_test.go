@@ -114,6 +114,10 @@ var addressTable = []struct {
 	{"::2", never},
 	{"::7f00:1", never}, // IPv4-compatible ::127.0.0.1
 	{"::808:808", never},
+	{"::ffff:0:7f00:1", never}, // IPv4-translated (SIIT)
+	{"::ffff:0:808:808", never},
+	{"64:ff9c::1", never},
+	{"ff::1", never},
 	// fc00::/7, with AWS IMDS
 	{"fc00::", privateNet},
 	{"fd00::1", privateNet},
