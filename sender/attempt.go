@@ -9,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookkit/hookkit/internal/clock"
+	"github.com/hookkit/hookkit/internal/ssrf"
 	"github.com/hookkit/hookkit/retry"
 	"github.com/hookkit/hookkit/signature"
 )
@@ -26,9 +29,6 @@ const userAgent = "hookkit/" + Version
 
 // Defaults of the HTTP side of an attempt.
 const (
-	// DefaultTimeout is the per-attempt timeout when neither Config.Timeout nor the endpoint's
-	// own timeout is set.
-	DefaultTimeout = 15 * time.Second
 	// DefaultMaxResponseBytes is how much of a response body an attempt reads at most.
 	DefaultMaxResponseBytes = 64 << 10
 	// DefaultSnippetBytes is how much of a response body the attempt log keeps.
@@ -36,6 +36,12 @@ const (
 	// DefaultMaxConnsPerHost caps the connections the sender opens to one host.
 	DefaultMaxConnsPerHost = 64
 )
+
+// ErrDestinationBlocked is the attempt error when the SSRF guard refused the address an
+// endpoint's host resolved to (private, loopback, link-local, metadata, … ranges). The delivery
+// is dead-lettered at once. Allow the range with Config.AllowPrivateNetworks,
+// Config.AllowedNetworks or Config.AllowedHosts if the endpoint is trusted.
+var ErrDestinationBlocked = errors.New("sender: destination refused by the SSRF guard")
 
 // errRedirect is the Outcome error of a 3xx answer: redirects are never followed.
 var errRedirect = errors.New("sender: endpoint answered with a redirect; redirects are not followed")
@@ -100,7 +106,15 @@ func (a *attempter) do(ctx context.Context, r attemptRequest) attemptResult {
 		res.outcome.Err = errRedirect
 	}
 	if res.outcome.Err != nil {
-		res.outcome.Err = cleanError(res.outcome.Err)
+		var blocked *ssrf.BlockedError
+		if errors.As(res.outcome.Err, &blocked) {
+			// The URL leads into a refused network: retrying cannot help until the endpoint
+			// or the sender's allow-list changes.
+			res.outcome.Kind = retry.PermanentFailure
+			res.outcome.Err = fmt.Errorf("%w: %w", ErrDestinationBlocked, blocked)
+		} else {
+			res.outcome.Err = cleanError(res.outcome.Err)
+		}
 	}
 	res.duration = a.clock.Since(res.started)
 	return res
@@ -173,4 +187,64 @@ func newHTTPClient(user *http.Client, transport http.RoundTripper) *http.Client 
 		return &c
 	}
 	return &http.Client{Transport: transport, CheckRedirect: noRedirect}
+}
+
+// signerCache keeps one signature.Signer per endpoint, rebuilt when the endpoint's keys change,
+// so secrets are parsed once, not per attempt. It is safe for concurrent use.
+type signerCache struct {
+	now func() time.Time
+	mu  sync.RWMutex
+	m   map[string]*cachedSigner
+}
+
+type cachedSigner struct {
+	keys   []EndpointKey
+	signer *signature.Signer
+}
+
+func sameKeys(a, b []EndpointKey) bool {
+	return slices.EqualFunc(a, b, func(x, y EndpointKey) bool {
+		return x.Secret == y.Secret && x.NotAfter.Equal(y.NotAfter)
+	})
+}
+
+// get returns the signer for ep's current keys.
+func (c *signerCache) get(ep *Endpoint) (*signature.Signer, error) {
+	c.mu.RLock()
+	cs := c.m[ep.ID]
+	c.mu.RUnlock()
+	if cs != nil && sameKeys(cs.keys, ep.Keys) {
+		return cs.signer, nil
+	}
+	entries := make([]signature.Entry, 0, len(ep.Keys))
+	for i, k := range ep.Keys {
+		key, err := signature.ParseKey(k.Secret)
+		if err != nil {
+			// The error of ParseKey never holds the secret.
+			return nil, fmt.Errorf("sender: endpoint key %d: %w", i, err)
+		}
+		entries = append(entries, signature.Entry{Key: key, NotAfter: k.NotAfter})
+	}
+	kr, err := signature.NewKeyring(entries...)
+	if err != nil {
+		return nil, fmt.Errorf("sender: endpoint keys: %w", err)
+	}
+	s, err := signature.NewSigner(signature.SignerConfig{Keys: kr, Now: c.now})
+	if err != nil {
+		return nil, fmt.Errorf("sender: endpoint keys: %w", err)
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*cachedSigner)
+	}
+	c.m[ep.ID] = &cachedSigner{keys: slices.Clone(ep.Keys), signer: s}
+	c.mu.Unlock()
+	return s, nil
+}
+
+// forget drops an endpoint's signer.
+func (c *signerCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
 }

@@ -1,0 +1,462 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hookkit/hookkit/retry"
+)
+
+// storeTimeout bounds the store writes made after an attempt or at shutdown, which must not be
+// cancelled with the attempt.
+const storeTimeout = 10 * time.Second
+
+// Run delivers due deliveries until ctx is done or Shutdown is called, then returns once every
+// attempt it started has finished or its lease was returned. It returns nil after Shutdown and
+// ctx.Err() when ctx ended it (in-flight attempts are then cancelled and their leases
+// returned). Run may be called once.
+func (s *Sender) Run(ctx context.Context) error {
+	s.mu.Lock()
+	select {
+	case <-s.stopping:
+		s.mu.Unlock()
+		return ErrClosed
+	default:
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrAlreadyRunning
+	}
+	s.started = true
+	// Attempts run under their own context: Shutdown lets them finish, and cancels them only
+	// when its deadline passes (or ctx ends).
+	attemptCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.mu.Unlock()
+	defer close(s.done)
+	defer cancel()
+
+	d := &dispatcher{s: s, slotFreed: make(chan struct{}, 1), inflight: make(map[DeliveryID]struct{})}
+	d.group.SetLimit(s.cfg.Workers)
+
+	var hb sync.WaitGroup
+	hbStop := make(chan struct{})
+	hb.Go(func() { d.heartbeat(attemptCtx, hbStop) })
+
+	var ctxErr error
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		d.loop(attemptCtx)
+	}()
+	select {
+	case <-loopDone:
+	case <-ctx.Done():
+		ctxErr = ctx.Err()
+		s.stop()
+		cancel()
+		<-loopDone
+	}
+	_ = d.group.Wait()
+	close(hbStop)
+	hb.Wait()
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	return ctxErr
+}
+
+// Shutdown stops the dispatcher: it claims nothing more, lets in-flight attempts finish until
+// ctx is done, then cancels the rest and returns their leases to the store (they are attempted
+// again, by this or another sender, without using up an attempt). It returns when Run has
+// returned, with ctx.Err() if the deadline cut attempts short. Calling it without Run, or
+// twice, is fine.
+func (s *Sender) Shutdown(ctx context.Context) error {
+	s.stop()
+	s.mu.Lock()
+	started, cancel := s.started, s.cancel
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		cancel()
+		<-s.done
+		return ctx.Err()
+	}
+}
+
+func (s *Sender) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
+// dispatcher is the state of one Run.
+type dispatcher struct {
+	s         *Sender
+	group     errgroup.Group // bounds attempts in flight to Config.Workers
+	active    atomic.Int64
+	slotFreed chan struct{}
+
+	mu       sync.Mutex
+	inflight map[DeliveryID]struct{} // leases to renew
+}
+
+// loop claims due deliveries and hands them to workers until Shutdown.
+func (d *dispatcher) loop(ctx context.Context) {
+	s := d.s
+	for {
+		if d.stopped() {
+			return
+		}
+		var notified <-chan struct{}
+		if s.notifier != nil {
+			notified = s.notifier.Notify() // before Claim, so no wake-up is lost
+		}
+		free := int64(s.cfg.Workers) - d.active.Load()
+		if free <= 0 {
+			select {
+			case <-d.slotFreed:
+				continue
+			case <-s.stopping:
+				return
+			}
+		}
+		limit := int(min(free, int64(s.cfg.BatchSize)))
+		now := s.clock.Now()
+		claimed, err := s.store.Claim(ctx, ClaimRequest{Owner: s.cfg.ID, Now: now, Limit: limit, Lease: s.cfg.Lease})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.LogAttrs(ctx, slog.LevelError, "sender: claiming deliveries failed", slog.Any("error", err))
+			d.sleep(s.cfg.PollInterval, nil)
+			continue
+		}
+		d.dispatch(ctx, now, claimed)
+		if len(claimed) > 0 {
+			continue // there may be more due
+		}
+		wait := s.cfg.PollInterval
+		if at, ok, err := s.store.NextDue(ctx); err == nil && ok {
+			if until := at.Sub(now); until > 0 && until < wait {
+				wait = until
+			}
+		}
+		d.sleep(wait, notified)
+	}
+}
+
+func (d *dispatcher) stopped() bool {
+	select {
+	case <-d.s.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits for wait, a store notification, a local wake-up, a freed worker slot or
+// Shutdown, whichever comes first.
+func (d *dispatcher) sleep(wait time.Duration, notified <-chan struct{}) {
+	t := d.s.clock.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C():
+	case <-notified:
+	case <-d.s.wakeCh:
+	case <-d.s.stopping:
+	}
+}
+
+// dispatch passes each claimed delivery through its endpoint's gate, starting an attempt for
+// those admitted and rescheduling the others without using up an attempt.
+func (d *dispatcher) dispatch(ctx context.Context, now time.Time, claimed []Claimed) {
+	s := d.s
+	var rejected []Settlement
+	for i := range claimed {
+		c := &claimed[i]
+		g := s.gates.get(c.Endpoint.ID, gateLimits{maxConcurrency: c.Endpoint.MaxConcurrency, rateLimit: c.Endpoint.RateLimit})
+		tk, wait, err := g.admit(now)
+		if err != nil {
+			if errors.Is(err, ErrConcurrencyLimit) {
+				// Spread the retries of a busy endpoint so they do not all come back at once.
+				wait += rand.N(wait)
+			}
+			rejected = append(rejected, Settlement{DeliveryID: c.Delivery.ID, Kind: SettleReschedule, NextAttemptAt: now.Add(wait)})
+			s.log.LogAttrs(ctx, slog.LevelDebug, "sender: delivery held back by the endpoint's gate",
+				slog.String("endpoint_id", c.Endpoint.ID), slog.Any("delivery_id", c.Delivery.ID),
+				slog.String("reason", err.Error()), slog.Duration("wait", wait))
+			continue
+		}
+		d.track(c.Delivery.ID, true)
+		d.active.Add(1)
+		cl := *c
+		d.group.Go(func() error {
+			defer d.finished(cl.Delivery.ID)
+			d.work(ctx, &cl, tk)
+			return nil
+		})
+	}
+	if len(rejected) > 0 {
+		d.settle(ctx, now, rejected...)
+	}
+}
+
+func (d *dispatcher) track(id DeliveryID, add bool) {
+	d.mu.Lock()
+	if add {
+		d.inflight[id] = struct{}{}
+	} else {
+		delete(d.inflight, id)
+	}
+	d.mu.Unlock()
+}
+
+func (d *dispatcher) finished(id DeliveryID) {
+	d.track(id, false)
+	d.active.Add(-1)
+	select {
+	case d.slotFreed <- struct{}{}:
+	default:
+	}
+}
+
+// settle writes settlements with a context that outlives the attempt's, and logs failures.
+// It reports whether they were applied.
+func (d *dispatcher) settle(ctx context.Context, now time.Time, sts ...Settlement) bool {
+	s := d.s
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	err := s.store.Settle(sctx, SettleRequest{Owner: s.cfg.ID, Now: now, Settlements: sts})
+	if err == nil {
+		return true
+	}
+	level := slog.LevelError
+	if errors.Is(err, ErrLeaseLost) {
+		// Someone else owns the delivery now (our lease expired): their result counts.
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(ctx, level, "sender: settling deliveries failed", slog.Int("deliveries", len(sts)), slog.Any("error", err))
+	return false
+}
+
+// work makes one attempt and settles it. A panic is recovered: the lease is returned.
+func (d *dispatcher) work(ctx context.Context, c *Claimed, tk ticket) {
+	s := d.s
+	counted := false
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in delivery worker",
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())),
+				slog.Any("delivery_id", c.Delivery.ID), slog.String("endpoint_id", c.Endpoint.ID))
+			if !counted {
+				tk.done(s.clock.Now(), false, false)
+				d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
+			}
+		}
+	}()
+
+	signer, err := s.signers.get(&c.Endpoint)
+	var res attemptResult
+	if err != nil {
+		res = attemptResult{started: s.clock.Now(), outcome: retry.Outcome{Kind: retry.PermanentFailure, Err: err}}
+	} else {
+		timeout := c.Endpoint.Timeout
+		if timeout <= 0 {
+			timeout = DefaultEndpointTimeout
+		}
+		res = s.att.do(ctx, attemptRequest{
+			url: c.Endpoint.URL, eventID: c.Event.ID, body: c.Event.Payload,
+			headers: c.Endpoint.Headers, signer: signer, timeout: timeout,
+		})
+	}
+	if res.outcome.CallerCanceled() {
+		// Shutdown cut the attempt short: not the endpoint's fault, not an attempt.
+		tk.done(s.clock.Now(), false, false)
+		counted = true
+		d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
+		return
+	}
+	counted = true
+	d.finish(ctx, c, tk, res)
+}
+
+// finish decides what follows an attempt, records it and tells the Observer.
+func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res attemptResult) {
+	s := d.s
+	now := s.clock.Now()
+	o := res.outcome
+	n := c.Delivery.Attempts + 1
+
+	from, to := tk.done(now, true, o.Kind == retry.Retry || o.Kind == retry.Throttle)
+	if from != to && to == breakerOpen {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: circuit breaker opened for endpoint",
+			slog.String("endpoint_id", c.Endpoint.ID), slog.Duration("open_for", s.cfg.Breaker.OpenFor))
+	}
+
+	errText := attemptErrorText(o)
+	att := &Attempt{
+		StartedAt: res.started, Duration: res.duration, StatusCode: o.StatusCode,
+		Error: errText, ResponseSnippet: res.snippet, Outcome: o.Kind.String(),
+	}
+	st := Settlement{DeliveryID: c.Delivery.ID, Attempt: att, Health: HealthFailed}
+	rep := AttemptReport{
+		DeliveryID: c.Delivery.ID, EventID: c.Event.ID, EventType: c.Event.Type, EndpointID: c.Endpoint.ID,
+		Attempt: n, Outcome: o.Kind, StatusCode: o.StatusCode, StartedAt: res.started, Duration: res.duration,
+	}
+	if errText != "" {
+		rep.Err = attemptErr(o, errText)
+	}
+
+	var disabled string
+	switch o.Kind {
+	case retry.Delivered:
+		st.Kind, st.Health = SettleDelivered, HealthSucceeded
+	case retry.Gone:
+		st.Kind = SettleDead
+		st.Error = "endpoint answered 410 Gone"
+		disabled = "endpoint answered 410 Gone"
+	default:
+		elapsed := time.Duration(0)
+		if c.Delivery.Attempts > 0 {
+			elapsed = now.Sub(c.Delivery.CreatedAt)
+		}
+		delay, ok := retry.Next(s.cfg.Policy, retry.Attempt{N: n, Elapsed: elapsed, Outcome: o})
+		if ok {
+			st.Kind, st.NextAttemptAt, st.Error = SettleRetry, now.Add(delay), errText
+			att.NextAttemptAt = st.NextAttemptAt
+		} else {
+			st.Kind = SettleDead
+			if o.Kind == retry.PermanentFailure {
+				st.Error = "permanent failure: " + errText
+			} else {
+				st.Error = fmt.Sprintf("retries exhausted after %d attempts: %s", n, errText)
+			}
+		}
+		if s.cfg.DisableAfter > 0 && !c.Endpoint.FailingSince.IsZero() && now.Sub(c.Endpoint.FailingSince) >= s.cfg.DisableAfter {
+			disabled = fmt.Sprintf("failing without a success since %s (more than %s)",
+				c.Endpoint.FailingSince.UTC().Format(time.RFC3339), s.cfg.DisableAfter)
+		}
+	}
+	st.DisableEndpoint = disabled
+
+	applied := d.settle(ctx, now, st)
+	d.observe(ctx, func() { s.obs.AttemptFinished(ctx, rep) })
+	if !applied {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.Any("delivery_id", c.Delivery.ID), slog.String("event_id", c.Event.ID),
+		slog.String("event_type", c.Event.Type), slog.String("endpoint_id", c.Endpoint.ID),
+		slog.Int("attempt", n), slog.Int("status", o.StatusCode), slog.String("outcome", o.Kind.String()),
+		slog.Duration("duration", res.duration),
+	}
+	if errText != "" {
+		attrs = append(attrs, slog.String("error", errText))
+	}
+	switch st.Kind {
+	case SettleDelivered:
+		s.log.LogAttrs(ctx, slog.LevelDebug, "sender: webhook delivered", attrs...)
+		d.observe(ctx, func() { s.obs.Delivered(ctx, rep) })
+		if fs := c.Endpoint.FailingSince; !fs.IsZero() {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "sender: endpoint recovered", slog.String("endpoint_id", c.Endpoint.ID), slog.Time("failing_since", fs))
+			d.observe(ctx, func() {
+				s.obs.EndpointRecovered(ctx, EndpointReport{EndpointID: c.Endpoint.ID, At: now, FailingSince: fs})
+			})
+		}
+	case SettleRetry:
+		rep.NextAttemptAt = st.NextAttemptAt
+		s.log.LogAttrs(ctx, slog.LevelInfo, "sender: webhook attempt failed, retry scheduled", append(attrs, slog.Time("next_attempt_at", st.NextAttemptAt))...)
+		d.observe(ctx, func() { s.obs.RetryScheduled(ctx, rep) })
+	case SettleDead:
+		rep.Reason = st.Error
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: webhook dead-lettered", append(attrs, slog.String("reason", st.Error))...)
+		d.observe(ctx, func() { s.obs.DeadLettered(ctx, rep) })
+	}
+	if disabled != "" && !c.Endpoint.Disabled {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: endpoint disabled", slog.String("endpoint_id", c.Endpoint.ID), slog.String("reason", disabled))
+		d.observe(ctx, func() {
+			s.obs.EndpointDisabled(ctx, EndpointReport{EndpointID: c.Endpoint.ID, At: now, Reason: disabled, FailingSince: c.Endpoint.FailingSince})
+		})
+	}
+}
+
+// observe calls an Observer method, recovering a panic in it.
+func (d *dispatcher) observe(ctx context.Context, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in Observer", slog.Any("panic", r))
+		}
+	}()
+	f()
+}
+
+// attemptErrorText describes a failed attempt: the transport error, or the HTTP status.
+func attemptErrorText(o retry.Outcome) string {
+	switch {
+	case o.Kind == retry.Delivered:
+		return ""
+	case o.Err != nil && o.StatusCode != 0:
+		return fmt.Sprintf("HTTP %d: %v", o.StatusCode, o.Err)
+	case o.Err != nil:
+		return o.Err.Error()
+	case o.StatusCode != 0:
+		return fmt.Sprintf("HTTP %d %s", o.StatusCode, http.StatusText(o.StatusCode))
+	}
+	return o.Kind.String()
+}
+
+// attemptErr is the Observer's error of a failed attempt: the transport error if any.
+func attemptErr(o retry.Outcome, text string) error {
+	if o.Err != nil {
+		return o.Err
+	}
+	return errors.New(text)
+}
+
+// heartbeat renews the leases of running attempts every Lease/3 until stop is closed.
+func (d *dispatcher) heartbeat(ctx context.Context, stop <-chan struct{}) {
+	s := d.s
+	interval := s.cfg.Lease / 3
+	t := s.clock.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C():
+		}
+		d.renew(ctx)
+		t.Reset(interval)
+	}
+}
+
+func (d *dispatcher) renew(ctx context.Context) {
+	s := d.s
+	d.mu.Lock()
+	ids := make([]DeliveryID, 0, len(d.inflight))
+	for id := range d.inflight {
+		ids = append(ids, id)
+	}
+	d.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	now := s.clock.Now()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := s.store.ExtendLeases(sctx, ExtendRequest{Owner: s.cfg.ID, IDs: ids, Now: now, Until: now.Add(s.cfg.Lease)}); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: renewing leases failed", slog.Any("error", err))
+	}
+}
