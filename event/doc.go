@@ -35,11 +35,12 @@
 // Build events with New (or a Factory, to inject the clock and id
 // generator), decode them with Parse (or a Parser, to set the size limit).
 // Parse is strict about what it understands — the four required fields
-// must be present, well typed and valid; a known field may not appear twice;
-// the body must be UTF-8 — and tolerant of what it does not: unknown
-// top-level fields are ignored so producers can add fields without breaking
-// consumers. It decodes only the top level, validates the rest in one pass
-// and keeps data as raw bytes, so it is cheap on a receiver's hot path.
+// must be present, well typed and valid; a known field may not appear twice
+// or in another case ("Event_ID"); the body must be UTF-8 — and tolerant of
+// what it does not: unknown top-level fields are ignored so producers can
+// add fields without breaking consumers. It decodes only the top level,
+// validates the rest in one pass and keeps data as raw bytes, so it is cheap
+// on a receiver's hot path.
 //
 // Every error is a *ValidationError naming the field and saying what is
 // allowed, wrapping one of the sentinels (ErrInvalidType, ErrInvalidID,
