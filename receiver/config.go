@@ -149,8 +149,8 @@ type pipeline struct {
 }
 
 // newPipeline validates the fields shared by both modes and applies their
-// defaults.
-func newPipeline(cfg *Config) (*pipeline, error) {
+// defaults. closable says whether close will be called (Handler.Shutdown).
+func newPipeline(cfg *Config, closable bool) (*pipeline, error) {
 	p := &pipeline{
 		provider:  cfg.Provider,
 		lease:     cfg.ClaimLease,
@@ -251,7 +251,13 @@ func newPipeline(cfg *Config) (*pipeline, error) {
 		p.now = time.Now
 	}
 	if p.store == nil {
-		p.ownStore = idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: cfg.Now})
+		// Middleware has no Shutdown to stop a sweeper: its store expires
+		// keys lazily (it is bounded either way).
+		sweep := time.Duration(0)
+		if !closable {
+			sweep = -1
+		}
+		p.ownStore = idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: cfg.Now, SweepInterval: sweep})
 		p.store = p.ownStore
 	}
 	return p, nil

@@ -50,7 +50,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, configError("Retry: %w", err)
 		}
 	}
-	p, err := newPipeline(&cfg)
+	p, err := newPipeline(&cfg, true)
 	if err != nil {
 		return nil, err
 	}

@@ -263,9 +263,11 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 		return nil
 	}, func(c *receiver.Config) {
 		c.Observer = receiver.Observer{
-			Accepted:     func(_ context.Context, i receiver.Info) { note("accepted " + i.Type) },
-			Rejected:     func(_ context.Context, r receiver.Rejection) { note(fmt.Sprintf("rejected %d %s", r.Status, r.Reason)) },
-			Duplicate:    func(_ context.Context, _ receiver.Info, inProgress bool) { note(fmt.Sprintf("duplicate %v", inProgress)) },
+			Accepted: func(_ context.Context, i receiver.Info) { note("accepted " + i.Type) },
+			Rejected: func(_ context.Context, r receiver.Rejection) { note(fmt.Sprintf("rejected %d %s", r.Status, r.Reason)) },
+			Duplicate: func(_ context.Context, _ receiver.Info, inProgress bool) {
+				note(fmt.Sprintf("duplicate %v", inProgress))
+			},
 			Processed:    func(_ context.Context, i receiver.Info) { proc <- i.Duration },
 			Failed:       func(_ context.Context, i receiver.Info, err error) { failed <- struct{}{} },
 			DeadLettered: func(_ context.Context, i receiver.Info, err error) { dead <- struct{}{} },

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -176,3 +177,21 @@ func (f *faultyStore) Release(ctx context.Context, key, token string) error {
 }
 
 var errBoom = errors.New("boom")
+
+func signedEvent(t testing.TB, typ string, data any) *http.Request {
+	t.Helper()
+	return receivertest.NewRequest("", receivertest.NewEvent(typ, data))
+}
+
+func timeNow() time.Time { return time.Now() }
+
+// cloneWithBody returns a copy of r with a fresh body.
+func cloneWithBody(t testing.TB, r *http.Request, body []byte) *http.Request {
+	t.Helper()
+	c := r.Clone(context.Background())
+	c.Body = io.NopCloser(bytes.NewReader(body))
+	c.ContentLength = int64(len(body))
+	return c
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -34,7 +34,7 @@ func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 	if cfg.Handler != nil || cfg.DeadLetter != nil || cfg.Retry != nil || cfg.Queue != nil || cfg.QueueSize != 0 || cfg.Workers != 0 {
 		return nil, configError("Middleware calls the next http.Handler synchronously; Handler, DeadLetter, Retry, Queue, QueueSize and Workers apply to New only")
 	}
-	p, err := newPipeline(&cfg)
+	p, err := newPipeline(&cfg, false)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ type Router struct {
 	// Fallback, when set, handles every type with no route.
 	Fallback EventHandler
 
-	mu    sync.Mutex                  // serialises writers
+	mu    sync.Mutex                 // serialises writers
 	table atomic.Pointer[routeTable] // immutable snapshot read by dispatch
 }
 

@@ -1,0 +1,123 @@
+package receiver_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/receiver"
+	"github.com/hookkit/hookkit/receiver/receivertest"
+)
+
+type mwBundle struct {
+	store *idempotency.MemoryStore
+	mw    func(http.Handler) http.Handler
+}
+
+func setupMiddleware(t *testing.T) *mwBundle {
+	t.Helper()
+	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{SweepInterval: -1})
+	t.Cleanup(store.Close)
+	mw, err := receiver.Middleware(receiver.Config{Keys: receivertest.Keyring(""), Store: store, RetryAfter: 3 * time.Second})
+	require.NoError(t, err)
+	return &mwBundle{store: store, mw: mw}
+}
+
+func TestMiddlewarePassesTheEventAndBodyAndCompletesOn2xx(t *testing.T) {
+	t.Parallel()
+	b := setupMiddleware(t)
+	ev := newEvent(t)
+	req := receivertest.NewRequest("", ev)
+	calls := 0
+	h := b.mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		got, ok := receiver.EventFrom(r.Context())
+		require.True(t, ok)
+		require.Equal(t, ev.ID, got.ID)
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		want, _ := ev.MarshalJSON()
+		require.Equal(t, string(want), string(body))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	require.Equal(t, http.StatusNoContent, serve(h, req).Code)
+
+	rec := serve(h, receivertest.NewRequest("", ev))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "true", rec.Header().Get(receiver.HeaderDuplicate))
+	require.Equal(t, 1, calls)
+}
+
+func TestMiddlewareReleasesOnFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		next http.HandlerFunc
+	}{
+		{name: "a 5xx releases", next: func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }},
+		{name: "a 4xx releases", next: func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "nope", http.StatusUnprocessableEntity) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupMiddleware(t)
+			ev := newEvent(t)
+			serve(b.mw(tt.next), receivertest.NewRequest("", ev))
+			requireReleased(t, b.store, ev.ID)
+		})
+	}
+}
+
+func TestMiddlewareReleasesAndRepanicsWhenNextPanics(t *testing.T) {
+	t.Parallel()
+	b := setupMiddleware(t)
+	ev := newEvent(t)
+	h := b.mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("next failed") }))
+	require.PanicsWithValue(t, "next failed", func() { serve(h, receivertest.NewRequest("", ev)) })
+	requireReleased(t, b.store, ev.ID)
+}
+
+func TestMiddlewareAnswers409ToADuplicateInProgress(t *testing.T) {
+	t.Parallel()
+	b := setupMiddleware(t)
+	ev := newEvent(t)
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	calls := 0
+	h := b.mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		calls++
+		close(entered)
+		<-unblock
+	}))
+	done := make(chan int)
+	go func() { done <- serve(h, receivertest.NewRequest("", ev)).Code }()
+	<-entered
+	rec := serve(h, receivertest.NewRequest("", ev))
+	require.Equal(t, http.StatusConflict, rec.Code)
+	require.Equal(t, "3", rec.Header().Get("Retry-After"))
+	require.Equal(t, "true", rec.Header().Get(receiver.HeaderDuplicate))
+	close(unblock)
+	require.Equal(t, http.StatusOK, <-done)
+	require.Equal(t, 1, calls)
+}
+
+func TestMiddlewareRejectsUnverifiedRequestsWithoutCallingNext(t *testing.T) {
+	t.Parallel()
+	b := setupMiddleware(t)
+	h := b.mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("next called") }))
+	req := receivertest.NewRequest("whsec_dGhpcyBpcyBhIGRpZmZlcmVudCBzZWNyZXQ=", newEvent(t))
+	require.Equal(t, http.StatusUnauthorized, serve(h, req).Code)
+}
+
+func TestMiddlewareRejectsAsyncOnlyConfig(t *testing.T) {
+	t.Parallel()
+	_, err := receiver.Middleware(receiver.Config{Keys: receivertest.Keyring(""), Workers: 2})
+	require.ErrorIs(t, err, receiver.ErrInvalidConfig)
+	_, err = receiver.Middleware(receiver.Config{Keys: receivertest.Keyring(""), Handler: &receiver.Router{}})
+	require.ErrorIs(t, err, receiver.ErrInvalidConfig)
+	_ = context.Background
+}
