@@ -340,7 +340,11 @@ func (s *schema) check(v any, ptr string) error {
 			return fmt.Errorf("%s: must match the pattern %q", at, s.pattern.String())
 		}
 	case json.Number:
+		hasBound := s.minimum != nil || s.maximum != nil || s.exclMinimum != nil || s.exclMaximum != nil
 		f, _, err := big.ParseFloat(v.String(), 10, 256, big.ToNearestEven)
+		if err != nil && hasBound {
+			return fmt.Errorf("%s: number out of range", at)
+		}
 		if err == nil {
 			if s.minimum != nil && f.Cmp(s.minimum) < 0 {
 				return fmt.Errorf("%s: must be >= %s", at, s.minimum.Text('g', -1))
