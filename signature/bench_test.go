@@ -3,9 +3,11 @@ package signature_test
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,4 +107,44 @@ func BenchmarkProviders(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHMACStrategies justifies the pooled hasher: hmac.New per message
+// re-hashes the key pads and allocates; a reused hasher's Reset restores the
+// saved keyed states. (The pooled form is what Signer and StandardVerifier
+// use.)
+func BenchmarkHMACStrategies(b *testing.B) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	msg := []byte(strings.Repeat("a", 256))
+	b.Run("new-per-message/256B", func(b *testing.B) {
+		b.ReportAllocs()
+		var sum [32]byte
+		for b.Loop() {
+			m := hmac.New(sha256.New, key)
+			m.Write(msg)
+			m.Sum(sum[:0])
+		}
+	})
+	b.Run("reused-reset/256B", func(b *testing.B) {
+		b.ReportAllocs()
+		var sum [32]byte
+		m := hmac.New(sha256.New, key)
+		for b.Loop() {
+			m.Reset()
+			m.Write(msg)
+			m.Sum(sum[:0])
+		}
+	})
+	b.Run("sync-pool-reset/256B", func(b *testing.B) {
+		b.ReportAllocs()
+		pool := sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+		var sum [32]byte
+		for b.Loop() {
+			m := pool.Get().(hash.Hash)
+			m.Reset()
+			m.Write(msg)
+			m.Sum(sum[:0])
+			pool.Put(m)
+		}
+	})
 }

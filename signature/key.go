@@ -126,7 +126,7 @@ func NewSecretKey(secret []byte) (Key, error) {
 	if len(secret) < MinSecretSize {
 		return Key{}, fmt.Errorf("%w: %d bytes, need at least %d (generate one with GenerateSecret)", ErrKeyTooShort, len(secret), MinSecretSize)
 	}
-	return Key{d: &keyData{kind: kindHMAC, mac: newMACKey(hashSHA256, secret)}}, nil
+	return Key{d: &keyData{kind: kindHMAC, mac: newMACKey(SHA256, secret)}}, nil
 }
 
 // NewEd25519Key returns a v1a key from an ed25519 private key (64 bytes, or

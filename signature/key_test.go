@@ -2,6 +2,7 @@ package signature_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,6 +253,17 @@ func TestSecretsNeverAppearInFormattingLogsOrJSON(t *testing.T) {
 		require.Contains(t, buf.String(), "whsec_[REDACTED]")
 		requireNoLeak(t, buf.String(), forms)
 	})
+	t.Run("a capturing slog handler that resolves values", func(t *testing.T) {
+		t.Parallel()
+		h := &captureHandler{}
+		logger := slog.New(h).With("ring", kr).WithGroup("g")
+		logger.Info("keys", "key", hk, "signing", sk, "signer", signer, "verifier", verifier, "cfg", cfg, "gh", gh, "stripe", st)
+		logger.Error("verify failed", "err", verifier.VerifyParts("msg_1", "1", "v1,x", nil))
+		out := strings.Join(h.lines, "\n")
+		require.Contains(t, out, "key=whsec_[REDACTED]")
+		require.Contains(t, out, "signing=whsk_[REDACTED]")
+		requireNoLeak(t, out, forms)
+	})
 	t.Run("encoding/json", func(t *testing.T) {
 		t.Parallel()
 		out, err := json.Marshal(cfg)
@@ -315,3 +328,44 @@ func TestErrorsAreDistinctSentinels(t *testing.T) {
 }
 
 func base64StdDecode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// captureHandler records every attribute of every record as "key=value",
+// resolving LogValuers the way handlers must.
+type captureHandler struct {
+	mu    sync.Mutex
+	attrs []slog.Attr
+	lines []string
+}
+
+func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var add func(prefix string, a slog.Attr)
+	add = func(prefix string, a slog.Attr) {
+		v := a.Value.Resolve()
+		if v.Kind() == slog.KindGroup {
+			for _, g := range v.Group() {
+				add(prefix+a.Key+".", g)
+			}
+			return
+		}
+		h.lines = append(h.lines, prefix+a.Key+"="+v.String())
+	}
+	for _, a := range h.attrs {
+		add("", a)
+	}
+	r.Attrs(func(a slog.Attr) bool { add("", a); return true })
+	h.lines = append(h.lines, "msg="+r.Message)
+	return nil
+}
+
+func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.attrs = append(h.attrs, as...)
+	return h
+}
+
+func (h *captureHandler) WithGroup(string) slog.Handler { return h }

@@ -2,7 +2,7 @@ package signature
 
 import (
 	"crypto/hmac"
-	"crypto/sha1" //nolint:gosec // SHA-1 HMAC only where a provider still requires it, off by default.
+	"crypto/sha1" // HMAC-SHA1 only for providers that still require it; never a default
 	"crypto/sha256"
 	"crypto/sha512"
 	"hash"
@@ -20,10 +20,6 @@ const (
 	SHA1
 	// SHA512 is HMAC-SHA512.
 	SHA512
-)
-
-const (
-	hashSHA256 = SHA256
 )
 
 // String returns "sha256", "sha1" or "sha512".
@@ -105,7 +101,9 @@ func (s *macState) put() {
 	s.key.pool.Put(s)
 }
 
-// writePrefix writes s.scratch to the hash. Callers append to s.scratch first.
+// writeScratch writes s.scratch to the hash and empties it. Callers append
+// the text that precedes (or follows) the body to s.scratch first, so that
+// it reaches the hash in one Write without a string-to-bytes conversion.
 func (s *macState) writeScratch() {
 	s.h.Write(s.scratch)
 	s.scratch = s.scratch[:0]

@@ -88,7 +88,7 @@ var (
 	errBadTimestamp     = fmt.Errorf("%w: the timestamp must be Unix seconds in canonical decimal (digits only, no sign, no leading zero, at most %d digits)", ErrInvalidHeader, maxTimestampDigits)
 	errNoActiveKey      = fmt.Errorf("%w: every key in the keyring has expired", ErrNoMatchingSignature)
 	errNoMatch          = fmt.Errorf("%w: no entry matches any active key", ErrNoMatchingSignature)
-	errNoUsableEntry    = fmt.Errorf("%w: the header has no well-formed v1 or v1a entry", ErrNoMatchingSignature)
+	errNoUsableEntry    = fmt.Errorf("%w: the header has no well-formed entry of a version the keyring can verify (v1 for whsec_ keys, v1a for ed25519 keys)", ErrNoMatchingSignature)
 	errTooOld           = fmt.Errorf("%w: outside the tolerance", ErrTooOld)
 	errTooNew           = fmt.Errorf("%w: outside the tolerance", ErrTooNew)
 )
@@ -198,6 +198,11 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 // id must pass ValidateID and ts must be non-negative with at most 18
 // digits, so that the signed string is unambiguous; errors wrap
 // ErrInvalidHeader or ErrNoSigningKey.
+//
+// With HMAC keys only, Sign allocates nothing beyond growing dst. An ed25519
+// key needs the signed string in one piece (ed25519 hashes the message
+// twice and cannot stream), so it is built once per call and shared by all
+// ed25519 keys.
 func (s *Signer) Sign(dst []byte, id string, ts int64, body []byte) ([]byte, error) {
 	if !validID(id) {
 		return dst, errBadID
@@ -363,8 +368,18 @@ func headerValue(h http.Header, canon, lower, aliasCanon, aliasLower string) (st
 }
 
 // Verify checks the webhook-id, webhook-timestamp and webhook-signature
-// headers of h (or their svix-* aliases) against body, the exact bytes
-// received. See VerifyParts.
+// headers of h (or, for each one absent, its svix-* alias) against body, the
+// exact bytes received. See VerifyParts for the checks.
+//
+// Each header must appear once. A header given twice (two webhook-signature
+// lines, say) is refused with ErrInvalidHeader instead of joining the values
+// or picking one: an intermediary that appends a header must not be able to
+// change what is verified, and no legitimate sender repeats these headers
+// (rotation puts several entries in one header value).
+//
+// Verify reads h directly by its canonical keys (and their lower-case
+// spellings, for maps built by hand), so it pays no header-name
+// canonicalisation; a v1 verify allocates nothing.
 func (v *StandardVerifier) Verify(h http.Header, body []byte) error {
 	id, err := headerValue(h, canonID, HeaderID, canonSvixID, HeaderSvixID)
 	if err != nil {
