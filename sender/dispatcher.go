@@ -341,7 +341,7 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 			if o.Kind == retry.PermanentFailure {
 				st.Error = "permanent failure: " + errText
 			} else {
-				st.Error = fmt.Sprintf("retries exhausted after %d attempts: %s", n, errText)
+				st.Error = fmt.Sprintf("retries exhausted after %s: %s", plural(n, "attempt"), errText)
 			}
 		}
 		if s.cfg.DisableAfter > 0 && !c.Endpoint.FailingSince.IsZero() && now.Sub(c.Endpoint.FailingSince) >= s.cfg.DisableAfter {
@@ -390,6 +390,14 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 			s.obs.EndpointDisabled(ctx, EndpointReport{EndpointID: c.Endpoint.ID, At: now, Reason: disabled, FailingSince: c.Endpoint.FailingSince})
 		})
 	}
+}
+
+// plural returns "1 attempt", "2 attempts".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // observe calls an Observer method, recovering a panic in it.
