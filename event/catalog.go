@@ -97,7 +97,8 @@ var DefaultGenericResources = []string{
 // Catalog is the registry of every event type an application sends or
 // accepts. It validates events (Validate) and publishes itself as JSON
 // (ServeHTTP) so consumers can discover every event. It is safe for
-// concurrent use; register definitions at start-up.
+// concurrent use; register definitions at start-up. The zero value is an
+// empty, lenient catalog; NewCatalog configures one.
 type Catalog struct {
 	cfg     CatalogConfig
 	generic map[string]bool
@@ -193,6 +194,9 @@ func (c *Catalog) Register(d Definition) error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]*entry)
+	}
 	if _, dup := c.entries[d.Type]; dup {
 		return fail("Type", "already registered; register each type once (bump Version for breaking changes)", nil)
 	}
@@ -388,7 +392,11 @@ func (c *Catalog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", c.cfg.CacheControl)
+	if c.cfg.CacheControl != "" {
+		h.Set("Cache-Control", c.cfg.CacheControl)
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
 	h.Set("ETag", doc.etag)
 	// ServeContent handles HEAD, If-None-Match (304) and ranges.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(doc.body))

@@ -252,6 +252,18 @@ func TestCatalogLookupAndDefinitions(t *testing.T) {
 	require.Equal(t, []string{"invoice.created", "invoice.paid"}, types)
 }
 
+func TestCatalogZeroValueIsALenientCatalog(t *testing.T) {
+	t.Parallel()
+	var c event.Catalog
+	require.NoError(t, c.Validate(mustEvent(t, "invoice.paid", map[string]any{})))
+	require.NoError(t, c.Register(event.Define("invoice.paid", "d", "", invoicePaid{})))
+	require.ErrorIs(t, c.Validate(mustEvent(t, "invoice.paid", map[string]any{"amount_cents": "x"})), event.ErrSchemaMismatch)
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, "no-cache", rec.Header().Get("Cache-Control"))
+	require.Contains(t, rec.Body.String(), `"invoice.paid"`)
+}
+
 func TestCatalogMustRegisterPanicsOnError(t *testing.T) {
 	t.Parallel()
 	c := event.NewCatalog(event.CatalogConfig{})
