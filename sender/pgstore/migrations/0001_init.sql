@@ -1,0 +1,100 @@
+-- hookkit sender outbox, version 1.
+-- {{schema}} is replaced by the quoted schema name. Every statement runs in one
+-- transaction under an advisory lock (see Migrate).
+
+-- Endpoints. keys holds signing secrets as given: never log this table's rows.
+CREATE TABLE {{schema}}.endpoints (
+    id              text PRIMARY KEY,
+    url             text NOT NULL,
+    description     text NOT NULL DEFAULT '',
+    keys            jsonb,
+    event_types     text[],
+    headers         jsonb,
+    rate_limit      double precision NOT NULL DEFAULT 0,
+    max_concurrency integer NOT NULL DEFAULT 0,
+    ordered         boolean NOT NULL DEFAULT false,
+    timeout_ns      bigint NOT NULL DEFAULT 0,
+    disabled        boolean NOT NULL DEFAULT false,
+    disabled_reason text NOT NULL DEFAULT '',
+    disabled_at     timestamptz,
+    metadata        jsonb,
+    created_at      timestamptz,
+    updated_at      timestamptz,
+    last_success_at timestamptz,
+    last_failure_at timestamptz,
+    failing_since   timestamptz
+);
+
+-- Events: the payload is stored once, however many endpoints receive it.
+CREATE TABLE {{schema}}.events (
+    id              text PRIMARY KEY,
+    type            text NOT NULL,
+    payload         bytea NOT NULL,
+    created_at      timestamptz,
+    idempotency_key text
+);
+CREATE INDEX events_created_at_idx ON {{schema}}.events (created_at);
+
+-- Idempotency keys of Publish: the first publish's result is kept in result.
+CREATE TABLE {{schema}}.idempotency_keys (
+    key        text PRIMARY KEY,
+    event_id   text NOT NULL,
+    created_at timestamptz,
+    result     jsonb
+);
+CREATE INDEX idempotency_keys_event_id_idx ON {{schema}}.idempotency_keys (event_id);
+CREATE INDEX idempotency_keys_created_at_idx ON {{schema}}.idempotency_keys (created_at);
+
+-- Deliveries: one event to one endpoint. id (bigserial) is the FIFO order.
+-- state: 1 pending, 2 in_flight, 3 delivered, 4 dead (sender.DeliveryState).
+CREATE TABLE {{schema}}.deliveries (
+    id               bigserial PRIMARY KEY,
+    event_id         text NOT NULL REFERENCES {{schema}}.events (id),
+    event_type       text NOT NULL,
+    endpoint_id      text NOT NULL REFERENCES {{schema}}.endpoints (id) ON DELETE CASCADE,
+    state            smallint NOT NULL,
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL,
+    lease_owner      text,
+    lease_expires_at timestamptz,
+    last_error       text NOT NULL DEFAULT '',
+    last_status_code integer NOT NULL DEFAULT 0,
+    created_at       timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    CONSTRAINT deliveries_state_check CHECK (state BETWEEN 1 AND 4)
+);
+-- One delivery per event and endpoint; also serves lookups by event.
+CREATE UNIQUE INDEX deliveries_event_endpoint_idx ON {{schema}}.deliveries (event_id, endpoint_id);
+-- Listing by endpoint and the ON DELETE CASCADE from endpoints.
+CREATE INDEX deliveries_endpoint_idx ON {{schema}}.deliveries (endpoint_id, id);
+-- The claim: due pending deliveries in (due time, FIFO) order.
+CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at, id) WHERE state = 1;
+-- The claim of expired leases, and NextDue.
+CREATE INDEX deliveries_in_flight_idx ON {{schema}}.deliveries (lease_expires_at, id) WHERE state = 2;
+-- Ordered endpoints: the oldest unsettled delivery of an endpoint.
+CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, id) WHERE state IN (1, 2);
+-- Dead letters by dead-letter time (listing, replay since, prune).
+CREATE INDEX deliveries_dead_idx ON {{schema}}.deliveries (updated_at, id) WHERE state = 4;
+-- Pruning of delivered deliveries.
+CREATE INDEX deliveries_delivered_idx ON {{schema}}.deliveries (updated_at) WHERE state = 3;
+
+-- The attempt log. No foreign keys: it is appended on every settle and pruned
+-- on its own schedule; deletes of deliveries remove their entries explicitly.
+CREATE TABLE {{schema}}.attempts (
+    id               bigserial PRIMARY KEY,
+    delivery_id      bigint NOT NULL,
+    event_id         text NOT NULL,
+    endpoint_id      text NOT NULL,
+    n                integer NOT NULL,
+    started_at       timestamptz,
+    duration_ns      bigint NOT NULL DEFAULT 0,
+    status_code      integer NOT NULL DEFAULT 0,
+    error            text NOT NULL DEFAULT '',
+    response_snippet text NOT NULL DEFAULT '',
+    next_attempt_at  timestamptz,
+    outcome          text NOT NULL DEFAULT ''
+);
+CREATE INDEX attempts_delivery_idx ON {{schema}}.attempts (delivery_id, id);
+CREATE INDEX attempts_event_idx ON {{schema}}.attempts (event_id, id);
+CREATE INDEX attempts_endpoint_idx ON {{schema}}.attempts (endpoint_id, id);
+CREATE INDEX attempts_started_at_idx ON {{schema}}.attempts (started_at);
