@@ -82,10 +82,12 @@ type GenericHMACConfig struct {
 type GenericHMAC struct {
 	keys      []*macKey
 	header    string // canonical
+	headerLow string
 	prefix    string
 	enc       Encoding
 	hash      Hash
 	tsHeader  string // canonical, "" if none
+	tsLow     string
 	tolerance time.Duration
 	now       func() time.Time
 	pre, post string // template around {body}
@@ -139,6 +141,7 @@ func newGeneric(cfg GenericHMACConfig, name string) (*GenericHMAC, error) {
 	g := &GenericHMAC{
 		keys:      keys,
 		header:    textproto.CanonicalMIMEHeaderKey(cfg.Header),
+		headerLow: strings.ToLower(cfg.Header),
 		prefix:    cfg.Prefix,
 		enc:       cfg.Encoding,
 		hash:      cfg.Hash,
@@ -150,6 +153,7 @@ func newGeneric(cfg GenericHMACConfig, name string) (*GenericHMAC, error) {
 	}
 	if cfg.TimestampHeader != "" {
 		g.tsHeader = textproto.CanonicalMIMEHeaderKey(cfg.TimestampHeader)
+		g.tsLow = strings.ToLower(cfg.TimestampHeader)
 	}
 	return g, nil
 }
@@ -179,10 +183,15 @@ func (g *GenericHMAC) GoString() string { return g.String() }
 // Format prints String for every verb.
 func (g *GenericHMAC) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(g.String())) }
 
-// single returns the only value of a canonical header, "" if absent or
-// empty, or errRepeatedHeader if the header appears more than once.
-func single(h http.Header, canon string) (string, error) {
-	vs := h[canon]
+// single returns the only value of a header, looked up by its canonical key
+// and, failing that, its lower-case spelling (maps built by hand); "" if
+// absent or empty; errRepeatedHeader if it appears more than once (see
+// StandardVerifier.Verify for why).
+func single(h http.Header, canon, lower string) (string, error) {
+	vs, ok := h[canon]
+	if !ok {
+		vs = h[lower]
+	}
 	if len(vs) > 1 {
 		return "", errRepeatedHeader
 	}
@@ -196,7 +205,7 @@ var errProviderNoMatch = fmt.Errorf("%w: the signature matches no secret", ErrNo
 
 // Verify implements Verifier.
 func (g *GenericHMAC) Verify(h http.Header, body []byte) error {
-	sig, err := single(h, g.header)
+	sig, err := single(h, g.header, g.headerLow)
 	if err != nil {
 		return err
 	}
@@ -205,7 +214,7 @@ func (g *GenericHMAC) Verify(h http.Header, body []byte) error {
 	}
 	var ts string
 	if g.tsHeader != "" {
-		if ts, err = single(h, g.tsHeader); err != nil {
+		if ts, err = single(h, g.tsHeader, g.tsLow); err != nil {
 			return err
 		}
 		if ts == "" {

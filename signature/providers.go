@@ -253,7 +253,7 @@ var (
 
 // Verify implements Verifier.
 func (s *Stripe) Verify(h http.Header, body []byte) error {
-	v, err := single(h, HeaderStripeSignature)
+	v, err := single(h, HeaderStripeSignature, "stripe-signature")
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ func TestGitHub(t *testing.T) {
 		wantErr  error
 	}{
 		{name: "the documented signature verifies", verifier: gh, header: http.Header{"X-Hub-Signature-256": {documented}}, body: body},
+		{name: "a lower-case map key set by hand verifies", verifier: gh, header: http.Header{"x-hub-signature-256": {documented}}, body: body},
 		{name: "upper-case hex verifies", verifier: gh, header: http.Header{"X-Hub-Signature-256": {"sha256=" + strings.ToUpper(documented[7:])}}, body: body},
 		{name: "a signature by the old secret verifies during rotation", verifier: gh, header: http.Header{"X-Hub-Signature-256": {"sha256=" + hexMAC(sha256.New, oldSecret, body)}}, body: body},
 		{name: "a changed body is refused", verifier: gh, header: http.Header{"X-Hub-Signature-256": {documented}}, body: body + "!", wantErr: signature.ErrNoMatchingSignature},
