@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"time"
@@ -108,8 +109,9 @@ func (f Factory) New(eventType string, data any) (Event, error) {
 	return e, nil
 }
 
-// MarshalData marshals v with encoding/json and checks that the result is a
-// JSON object, as Event.Data must be. Errors wrap ErrInvalidData.
+// MarshalData marshals v with encoding/json and checks that the result is
+// what Event.Data must be: a JSON object, in UTF-8, nested at most 1000
+// levels deep. Errors wrap ErrInvalidData.
 func MarshalData(v any) (json.RawMessage, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -118,6 +120,11 @@ func MarshalData(v any) (json.RawMessage, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, invalid("data", ErrInvalidData,
 			fmt.Sprintf("data must marshal to a JSON object, got %s (%T); use a struct or a map[string]T", jsonKind(raw), v))
+	}
+	// encoding/json output is valid JSON, but a custom MarshalJSON may
+	// emit invalid UTF-8, and nothing bounds the depth.
+	if err := validateDataObject(raw); err != nil {
+		return nil, err
 	}
 	return raw, nil
 }
@@ -389,4 +396,20 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	*e = ev
 	return nil
+}
+
+// LogValue implements slog.LogValuer: an event logs as its id, type,
+// timestamp and data size, never its data, which may hold personal
+// information.
+func (e Event) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("id", e.ID),
+		slog.String("type", e.Type),
+		slog.Time("timestamp", e.Timestamp),
+		slog.Int("data_bytes", len(e.Data)),
+	}
+	if e.ResourceURL != "" {
+		attrs = append(attrs, slog.String("resource_url", e.ResourceURL))
+	}
+	return slog.GroupValue(attrs...)
 }

@@ -1,8 +1,10 @@
 package event_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sort"
 	"strings"
 	"testing"
@@ -221,6 +223,24 @@ func TestNew(t *testing.T) {
 			require.NoError(t, e.Validate())
 		})
 	}
+}
+
+// badUTF8 marshals to an object holding invalid UTF-8.
+type badUTF8 struct{}
+
+func (badUTF8) MarshalJSON() ([]byte, error) { return []byte("{\"a\":\"\xff\"}"), nil }
+
+func TestNewRefusesDataParseWouldRefuse(t *testing.T) {
+	t.Parallel()
+	_, err := event.New("invoice.paid", badUTF8{})
+	requireValidationError(t, err, event.ErrInvalidData, "data")
+
+	var deep any = map[string]any{}
+	for range 1000 {
+		deep = map[string]any{"a": deep}
+	}
+	_, err = event.New("invoice.paid", deep)
+	requireValidationError(t, err, event.ErrInvalidData, "data")
 }
 
 func TestNewKeepsTheMarshalCause(t *testing.T) {
@@ -444,6 +464,16 @@ func TestRoundTripNewMarshalParse(t *testing.T) {
 	var data invoicePaid
 	require.NoError(t, json.Unmarshal(back.Data, &data))
 	require.Equal(t, invoicePaid{"in_1", 4200}, data)
+}
+
+func TestLogValueLeavesDataOut(t *testing.T) {
+	t.Parallel()
+	e := mustEvent(t, "invoice.paid", map[string]string{"email": "someone@example.com"})
+	e.ResourceURL = "https://x.example/c/1"
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("published", "event", e)
+	require.Contains(t, buf.String(), "event.id=evt_1 event.type=invoice.paid event.timestamp=2026-01-02T03:04:05.000Z event.data_bytes=31 event.resource_url=https://x.example/c/1")
+	require.NotContains(t, buf.String(), "someone@example.com")
 }
 
 func TestValidationErrorUnwrap(t *testing.T) {
