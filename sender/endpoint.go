@@ -351,9 +351,7 @@ func validEventFilter(p string) bool {
 	if len(p) == 0 || len(p) > 255 {
 		return false
 	}
-	if strings.HasSuffix(p, ".*") {
-		p = p[:len(p)-2]
-	}
+	p = strings.TrimSuffix(p, ".*")
 	// Dot-separated non-empty segments of letters, digits, '_' and '-'.
 	seg := 0
 	for i := 0; i < len(p); i++ {
