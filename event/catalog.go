@@ -325,7 +325,8 @@ type definitionJSON struct {
 	Schema      json.RawMessage `json:"schema,omitempty"`
 }
 
-// MarshalJSON returns the catalog document ServeHTTP serves:
+// MarshalJSON returns the catalog document ServeHTTP serves (which adds a
+// final newline):
 //
 //	{"events":[{"type":"invoice.paid","description":"…","version":"1","deprecated":false,"example":{…},"schema":{…}}]}
 //
@@ -336,7 +337,7 @@ func (c *Catalog) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bytes.Clone(r.body), nil
+	return bytes.Clone(bytes.TrimSuffix(r.body, []byte("\n"))), nil
 }
 
 func (c *Catalog) render() (*renderedCatalog, error) {

@@ -347,7 +347,10 @@ func TestCatalogServeHTTP(t *testing.T) {
 		jb, err := json.Marshal(b)
 		require.NoError(t, err)
 		require.JSONEq(t, string(ja), string(jb))
-		require.Equal(t, strings.TrimSpace(string(ja)), string(jb))
+		require.Equal(t, string(ja), string(jb))
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		require.Equal(t, string(ja)+"\n", rec.Body.String())
 	})
 	t.Run("an empty catalog serves an empty list", func(t *testing.T) {
 		t.Parallel()
