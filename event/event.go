@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"strconv"
 	"time"
@@ -382,15 +383,16 @@ func (e Event) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// UnmarshalJSON decodes and validates an envelope like Parse does, with
-// DefaultMaxSize as the limit, so json.Unmarshal into an Event is as strict
-// as Parse.
-// As encoding/json expects, a JSON null leaves e unchanged.
+// UnmarshalJSON decodes and validates an envelope like Parse does, but
+// without a size limit (the bytes are already in memory; limit untrusted
+// input with a Parser before decoding it), so json.Unmarshal into an Event
+// is as strict as Parse and reads back any event MarshalJSON wrote. As
+// encoding/json expects, a JSON null leaves e unchanged.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	ev, err := Parse(b)
+	ev, err := Parser{MaxSize: math.MaxInt}.Parse(b)
 	if err != nil {
 		return err
 	}

@@ -232,6 +232,11 @@ func TestUnmarshalJSONIsAsStrictAsParse(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"event":{"event_id":"evt.1"}}`), &wrapper)
 	require.ErrorIs(t, err, event.ErrInvalidID)
 
+	big := `{"event_id":"evt_1","event_type":"invoice.paid","timestamp":"2026-01-02T03:04:05Z","data":{"p":"` +
+		strings.Repeat("x", event.DefaultMaxSize) + `"}}`
+	var e event.Event
+	require.NoError(t, json.Unmarshal([]byte(big), &e), "no size limit: a stored event larger than the default reads back")
+
 	before := wrapper.Event
 	require.NoError(t, json.Unmarshal([]byte(`{"event":null}`), &wrapper))
 	require.Equal(t, before, wrapper.Event, "null leaves the event unchanged")
