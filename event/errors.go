@@ -47,11 +47,14 @@ var (
 
 // ValidationError describes why an event, envelope or definition was
 // refused. Err is always one of the package's sentinel errors; errors.Is
-// matches it, and errors.As reaches the underlying cause (a *json.SyntaxError,
-// for example) when there is one.
+// matches it, and errors.As reaches the underlying cause (the
+// *json.UnmarshalTypeError of a Catalog's Go type check, for example) when
+// there is one.
 type ValidationError struct {
 	// Field is the JSON name of the offending field ("event_id", "data",
 	// "resource_url", …), or "" when the error concerns the whole event.
+	// FromCloudEvent uses CloudEvents attribute names ("id", "time", …);
+	// Catalog.Register uses Definition field names ("Type", "Schema", …).
 	Field string
 	// Err is the sentinel error (ErrInvalidID, ErrTooLarge, …).
 	Err error
