@@ -123,8 +123,10 @@ type Endpoint struct {
 	DisabledAt time.Time
 	// Metadata is free-form data for the application.
 	Metadata map[string]string
-	// CreatedAt and UpdatedAt are set by the Sender.
+	// CreatedAt is when the endpoint was created (set by the Sender; Store.UpdateEndpoint
+	// keeps the stored value).
 	CreatedAt time.Time
+	// UpdatedAt is when the endpoint was last changed (set by the Sender).
 	UpdatedAt time.Time
 	// LastSuccessAt is the time of the last successful attempt (maintained by Settle).
 	LastSuccessAt time.Time

@@ -135,7 +135,7 @@ func (s *MemoryStore) signal() {
 	}
 }
 
-// CreateEndpoint implements Store.
+// CreateEndpoint implements Store. It keeps a deep copy of ep.
 func (s *MemoryStore) CreateEndpoint(ctx context.Context, ep Endpoint) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -152,7 +152,7 @@ func (s *MemoryStore) CreateEndpoint(ctx context.Context, ep Endpoint) error {
 	return nil
 }
 
-// GetEndpoint implements Store.
+// GetEndpoint implements Store. The result is a deep copy.
 func (s *MemoryStore) GetEndpoint(ctx context.Context, id string) (Endpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return Endpoint{}, err
@@ -166,7 +166,7 @@ func (s *MemoryStore) GetEndpoint(ctx context.Context, id string) (Endpoint, err
 	return me.ep.Clone(), nil
 }
 
-// ListEndpoints implements Store.
+// ListEndpoints implements Store. It scans the endpoints and returns deep copies.
 func (s *MemoryStore) ListEndpoints(ctx context.Context, f EndpointFilter) ([]Endpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func (s *MemoryStore) ListEndpoints(ctx context.Context, f EndpointFilter) ([]En
 	return out, nil
 }
 
-// UpdateEndpoint implements Store.
+// UpdateEndpoint implements Store. Changing Ordered scans every delivery once.
 func (s *MemoryStore) UpdateEndpoint(ctx context.Context, ep Endpoint) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -361,7 +361,7 @@ func (s *MemoryStore) finish(d *memDelivery) {
 	}
 }
 
-// DeleteEndpoint implements Store.
+// DeleteEndpoint implements Store. It scans every delivery and the attempt log.
 func (s *MemoryStore) DeleteEndpoint(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -399,7 +399,7 @@ func (s *MemoryStore) detachFromEvent(d *memDelivery) {
 	}
 }
 
-// Publish implements Store.
+// Publish implements Store. The payload is copied once per event.
 func (s *MemoryStore) Publish(ctx context.Context, req PublishRequest) (PublishResult, error) {
 	if err := ctx.Err(); err != nil {
 		return PublishResult{}, err
@@ -488,7 +488,7 @@ func (s *MemoryStore) Publish(ctx context.Context, req PublishRequest) (PublishR
 	return res, nil
 }
 
-// GetEvent implements Store.
+// GetEvent implements Store. The payload is a copy.
 func (s *MemoryStore) GetEvent(ctx context.Context, id string) (StoredEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return StoredEvent{}, err
@@ -504,7 +504,8 @@ func (s *MemoryStore) GetEvent(ctx context.Context, id string) (StoredEvent, err
 	return out, nil
 }
 
-// Claim implements Store.
+// Claim implements Store. It takes O(k log n) for k deliveries claimed out of
+// n pending or in flight.
 func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -579,7 +580,7 @@ func held(d *memDelivery, owner string, now int64) bool {
 	return d != nil && d.state == StateInFlight && d.owner == owner && d.leaseExp > now
 }
 
-// ExtendLeases implements Store.
+// ExtendLeases implements Store in O(log n) per id.
 func (s *MemoryStore) ExtendLeases(ctx context.Context, req ExtendRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -629,7 +630,7 @@ func validateSettlement(st Settlement) error {
 	return nil
 }
 
-// Settle implements Store.
+// Settle implements Store in O(log n) per settlement.
 func (s *MemoryStore) Settle(ctx context.Context, req SettleRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -710,7 +711,7 @@ func (s *MemoryStore) Settle(ctx context.Context, req SettleRequest) error {
 	return nil
 }
 
-// NextDue implements Store.
+// NextDue implements Store in O(1).
 func (s *MemoryStore) NextDue(ctx context.Context) (time.Time, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, false, err
@@ -723,7 +724,7 @@ func (s *MemoryStore) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return time.Unix(0, s.due[0].dueAt()).UTC(), true, nil
 }
 
-// GetDelivery implements Store.
+// GetDelivery implements Store in O(1).
 func (s *MemoryStore) GetDelivery(ctx context.Context, id DeliveryID) (Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return Delivery{}, err
@@ -793,7 +794,7 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]D
 	return out, nil
 }
 
-// ListAttempts implements Store.
+// ListAttempts implements Store. It scans the attempt log.
 func (s *MemoryStore) ListAttempts(ctx context.Context, f AttemptFilter) ([]Attempt, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -817,7 +818,7 @@ func (s *MemoryStore) ListAttempts(ctx context.Context, f AttemptFilter) ([]Atte
 	return out[:min(len(out), limitOf(f.Limit))], nil
 }
 
-// ListDeadLetters implements Store.
+// ListDeadLetters implements Store. It scans every delivery.
 func (s *MemoryStore) ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -850,7 +851,7 @@ func (s *MemoryStore) ListDeadLetters(ctx context.Context, f DeadLetterFilter) (
 	return out, nil
 }
 
-// Replay implements Store.
+// Replay implements Store. Replaying by endpoint or time scans every delivery.
 func (s *MemoryStore) Replay(ctx context.Context, req ReplayRequest) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -900,7 +901,7 @@ func (s *MemoryStore) Replay(ctx context.Context, req ReplayRequest) (int, error
 	return len(todo), nil
 }
 
-// Prune implements Store.
+// Prune implements Store. It scans deliveries, events and the attempt log.
 func (s *MemoryStore) Prune(ctx context.Context, req PruneRequest) (PruneResult, error) {
 	if err := ctx.Err(); err != nil {
 		return PruneResult{}, err

@@ -134,10 +134,12 @@ type Delivery struct {
 // its outcome. It never holds request headers, so custom header secrets never
 // reach the log.
 type Attempt struct {
-	// DeliveryID, EventID and EndpointID identify the delivery. Stores fill them in
-	// from the settled delivery; callers of Settle may leave them empty.
+	// DeliveryID identifies the delivery. Stores fill DeliveryID, EventID and
+	// EndpointID in from the settled delivery; callers of Settle may leave them empty.
 	DeliveryID DeliveryID
-	EventID    string
+	// EventID is the delivered event's id.
+	EventID string
+	// EndpointID is the target endpoint's id.
 	EndpointID string
 	// N is the attempt number, starting at 1. Stores fill it in on Settle
 	// (Delivery.Attempts after the increment).
@@ -170,7 +172,10 @@ const MaxResponseSnippet = 1024
 // (Event.Payload, Endpoint.Keys, Endpoint.Headers, …) may be shared between
 // claims and with the store and must be treated as read-only.
 type Claimed struct {
+	// Delivery is the leased delivery (InFlight, LeaseOwner and LeaseExpiresAt set).
 	Delivery Delivery
+	// Endpoint is the target endpoint as it was at claim time.
 	Endpoint Endpoint
-	Event    StoredEvent
+	// Event is the stored event with its payload.
+	Event StoredEvent
 }

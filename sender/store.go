@@ -206,7 +206,9 @@ type PublishResult struct {
 
 // DeliveryRef names a delivery and its endpoint.
 type DeliveryRef struct {
-	ID         DeliveryID
+	// ID is the delivery's id.
+	ID DeliveryID
+	// EndpointID is the endpoint it goes to.
 	EndpointID string
 }
 
@@ -225,8 +227,10 @@ type ClaimRequest struct {
 
 // ExtendRequest is the input of Store.ExtendLeases.
 type ExtendRequest struct {
+	// Owner must hold the leases (the ClaimRequest.Owner that claimed them).
 	Owner string
-	IDs   []DeliveryID
+	// IDs are the deliveries whose leases to extend.
+	IDs []DeliveryID
 	// Now is the current time: leases already expired at Now are lost.
 	Now time.Time
 	// Until is the new lease expiry.
@@ -317,9 +321,12 @@ type SettleRequest struct {
 
 // DeliveryFilter selects deliveries in ListDeliveries. Zero fields match everything.
 type DeliveryFilter struct {
-	EventID    string
+	// EventID keeps the deliveries of one event.
+	EventID string
+	// EndpointID keeps the deliveries to one endpoint.
 	EndpointID string
-	State      DeliveryState
+	// State keeps deliveries in one state (StateAny: all).
+	State DeliveryState
 	// Since and Until bound CreatedAt: Since <= CreatedAt < Until.
 	Since, Until time.Time
 	// BeforeID is a pagination cursor: only deliveries with a smaller id.
@@ -331,8 +338,11 @@ type DeliveryFilter struct {
 // AttemptFilter selects attempt log entries in ListAttempts. Zero fields match
 // everything.
 type AttemptFilter struct {
-	EventID    string
+	// EventID keeps the attempts of one event (to every endpoint).
+	EventID string
+	// EndpointID keeps the attempts to one endpoint.
 	EndpointID string
+	// DeliveryID keeps the attempts of one delivery.
 	DeliveryID DeliveryID
 	// Outcome keeps attempts with this Attempt.Outcome.
 	Outcome string
@@ -347,8 +357,10 @@ type AttemptFilter struct {
 // DeadLetterFilter selects dead letters in ListDeadLetters. Zero fields match
 // everything.
 type DeadLetterFilter struct {
+	// EndpointID keeps the dead letters of one endpoint.
 	EndpointID string
-	EventType  string
+	// EventType keeps the dead letters of one event type (exact match).
+	EventType string
 	// Since and Until bound the dead-letter time (UpdatedAt): Since <= t < Until.
 	Since, Until time.Time
 	// Limit caps the result; 0 means DefaultListLimit.
@@ -366,9 +378,12 @@ const DefaultListLimit = 100
 //     dead-lettered at or after Since when Since is set.
 //   - Since alone: every dead letter dead-lettered at or after Since.
 type ReplayRequest struct {
+	// DeliveryID replays one delivery.
 	DeliveryID DeliveryID
+	// EndpointID replays an endpoint's dead letters.
 	EndpointID string
-	Since      time.Time
+	// Since keeps dead letters dead-lettered at or after it (with EndpointID or alone).
+	Since time.Time
 	// Now is the replay time: the new NextAttemptAt and UpdatedAt.
 	Now time.Time
 }
@@ -394,8 +409,12 @@ type PruneRequest struct {
 // delivery left and were created before the largest of DeliveredBefore and
 // DeadBefore; an event's idempotency key goes with it.
 type PruneResult struct {
-	Deliveries      int
-	Attempts        int
-	Events          int
+	// Deliveries is the number of settled deliveries deleted.
+	Deliveries int
+	// Attempts is the number of attempt log entries deleted.
+	Attempts int
+	// Events is the number of events deleted.
+	Events int
+	// IdempotencyKeys is the number of idempotency keys forgotten.
 	IdempotencyKeys int
 }
