@@ -23,11 +23,13 @@
 //
 // # Concurrency
 //
-// Claim is a single INSERT … ON CONFLICT (key) DO UPDATE … WHERE the existing
-// row has expired … RETURNING: PostgreSQL's unique index makes concurrent
-// claims of one key serialise, and exactly one of them inserts or takes over
-// the row. A caller whose claim did not win reads the row to tell in-progress
-// from done (retrying if the row vanished in between). Complete and Release
+// Claim is a single statement: it reads the live row when there is one (a
+// duplicate costs a read, no lock and no write), and otherwise runs INSERT …
+// ON CONFLICT (key) DO UPDATE … WHERE the existing row has expired: the
+// unique index makes concurrent claims of one key serialise, and exactly one
+// of them inserts or takes over the row. A claim that lost that race reads
+// the winner's row to tell in-progress from done (retrying if the row
+// vanished in between). Complete and Release
 // are single UPDATE / DELETE statements guarded by the owner's token.
 //
 // # Exactly-once effects
@@ -151,11 +153,20 @@ func New(cfg Config) (*Store, error) {
 		tokenPrefix: hex.EncodeToString(rnd[:]) + ".",
 	}
 	const micro = ` * interval '1 microsecond'`
-	s.sqlClaim = `INSERT INTO ` + t + ` AS t (key, token, state, expires_at)
-VALUES ($1, $2, 1, statement_timestamp() + $3::bigint` + micro + `)
-ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 1, expires_at = EXCLUDED.expires_at
-WHERE t.expires_at <= statement_timestamp()
-RETURNING true`
+	// sqlClaim reads a live row first, so a duplicate is answered by a read
+	// that neither locks nor writes; otherwise the upsert decides, and
+	// PostgreSQL's unique index lets exactly one concurrent claim win.
+	s.sqlClaim = `WITH cur AS (
+  SELECT state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()
+), ins AS (
+  INSERT INTO ` + t + ` AS t (key, token, state, expires_at)
+  SELECT $1::text, $2::text, 1, statement_timestamp() + $3::bigint` + micro + `
+  WHERE NOT EXISTS (SELECT 1 FROM cur)
+  ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 1, expires_at = EXCLUDED.expires_at
+  WHERE t.expires_at <= statement_timestamp()
+  RETURNING 0::smallint AS state
+)
+SELECT state FROM ins UNION ALL SELECT state FROM cur`
 	s.sqlState = `SELECT state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()`
 	s.sqlComplete = `UPDATE ` + t + ` SET state = 2, expires_at = statement_timestamp() + $3::bigint` + micro + `
 WHERE key = $1 AND token = $2 AND state = 1 AND expires_at > statement_timestamp()`
@@ -241,17 +252,16 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	lease = idempotency.LeaseOrDefault(lease)
 	for range maxRaces {
 		tok := s.token()
-		var ok bool
-		err := s.db.QueryRow(ctx, s.sqlClaim, key, tok, micros(lease)).Scan(&ok)
-		if err == nil {
-			return idempotency.Claim{State: idempotency.Claimed, Token: tok}, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return idempotency.Claim{}, unavailable("claim", err)
-		}
 		var state int16
-		err = s.db.QueryRow(ctx, s.sqlState, key).Scan(&state)
+		err := s.db.QueryRow(ctx, s.sqlClaim, key, tok, micros(lease)).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Our snapshot saw no live row, but a concurrent claim inserted
+			// or renewed one first: read it with a fresh snapshot.
+			err = s.db.QueryRow(ctx, s.sqlState, key).Scan(&state)
+		}
 		switch {
+		case err == nil && state == 0:
+			return idempotency.Claim{State: idempotency.Claimed, Token: tok}, nil
 		case err == nil && state == 2:
 			return idempotency.Claim{State: idempotency.Done}, nil
 		case err == nil:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,6 +84,7 @@ func setup(t testing.TB, cfg pgstore.Config) *bundle {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
+	testPool(t) // skip the whole suite at once without a database
 	storetest.Run(t, func(t *testing.T) idempotency.Store {
 		return setup(t, pgstore.Config{}).store
 	}, storetest.Options{Lease: 200 * time.Millisecond})
@@ -218,4 +220,45 @@ func TestUnreachableDatabase(t *testing.T) {
 	require.Error(t, s.Migrate(ctx))
 	_, err = s.Prune(ctx)
 	require.ErrorIs(t, err, idempotency.ErrUnavailable)
+}
+
+func BenchmarkClaimComplete(b *testing.B) {
+	bb := setup(b, pgstore.Config{})
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k := "evt_" + strconv.FormatInt(next.Add(1), 10)
+			c, err := bb.store.Claim(ctx, k, time.Minute)
+			if err != nil || c.State != idempotency.Claimed {
+				b.Error(c, err)
+				return
+			}
+			if err := bb.store.Complete(ctx, k, c.Token, time.Minute); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkClaimDuplicate(b *testing.B) {
+	bb := setup(b, pgstore.Config{})
+	ctx := context.Background()
+	c, err := bb.store.Claim(ctx, "evt_dup", time.Minute)
+	require.NoError(b, err)
+	require.NoError(b, bb.store.Complete(ctx, "evt_dup", c.Token, time.Hour))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, err := bb.store.Claim(ctx, "evt_dup", time.Minute)
+			if err != nil || c.State != idempotency.Done {
+				b.Error(c, err)
+				return
+			}
+		}
+	})
 }
