@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sender.Store) {
 		{"Prune", testPrune},
 		{"OrderedEndpointsAreFIFO", testOrdered},
 		{"OrderedEndpointReplayKeepsOrder", testOrderedReplay},
+		{"OrderedEndpointsUnderConcurrentClaimers", testOrderedConcurrent},
 		{"ListDeliveriesFilters", testListDeliveries},
 		{"AttemptLogQueries", testAttemptLog},
 		{"DeleteEndpointRemovesItsDeliveries", testDeleteEndpointCascade},
@@ -1003,6 +1004,95 @@ func testOrderedReplay(t *testing.T, s sender.Store) {
 		c := claim(t, s, "w", at(time.Minute), 10)
 		require.Equal(t, []sender.DeliveryID{want}, ids(c))
 		settle(t, s, "w", at(time.Minute), sender.Settlement{DeliveryID: want, Kind: sender.SettleDelivered})
+	}
+}
+
+func testOrderedConcurrent(t *testing.T, s sender.Store) {
+	const endpoints, events, claimers = 4, 25, 20
+	eps := make([]string, endpoints)
+	for i := range eps {
+		eps[i] = fmt.Sprintf("ep_fifo_%d", i)
+		orderedEndpoint(t, s, eps[i])
+	}
+	for i := range events {
+		publish(t, s, T0, event(fmt.Sprintf("evt_%03d", i), "a.b"), eps...)
+	}
+	var (
+		mu        sync.Mutex
+		inFlight  = make(map[string]int)
+		delivered = make(map[string][]sender.DeliveryID)
+		wg        sync.WaitGroup
+		errs      = make(chan error, claimers)
+	)
+	fail := func(err error) { errs <- err }
+	for w := range claimers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("worker-%d", w)
+			for idle := 0; idle < 50; {
+				cs, err := s.Claim(context.Background(), sender.ClaimRequest{Owner: owner, Now: at(time.Second), Limit: 3, Lease: time.Hour})
+				if err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				done := 0
+				for _, ds := range delivered {
+					done += len(ds)
+				}
+				for _, c := range cs {
+					inFlight[c.Delivery.EndpointID]++
+					if n := inFlight[c.Delivery.EndpointID]; n > 1 {
+						mu.Unlock()
+						fail(fmt.Errorf("%d deliveries of ordered endpoint %s in flight at once", n, c.Delivery.EndpointID))
+						return
+					}
+				}
+				mu.Unlock()
+				if len(cs) == 0 {
+					if done == endpoints*events {
+						return
+					}
+					idle++
+					continue
+				}
+				idle = 0
+				sts := make([]sender.Settlement, len(cs))
+				mu.Lock()
+				for i, c := range cs {
+					sts[i] = sender.Settlement{DeliveryID: c.Delivery.ID, Kind: sender.SettleDelivered}
+					inFlight[c.Delivery.EndpointID]--
+					delivered[c.Delivery.EndpointID] = append(delivered[c.Delivery.EndpointID], c.Delivery.ID)
+				}
+				mu.Unlock()
+				if err := s.Settle(context.Background(), sender.SettleRequest{Owner: owner, Now: at(time.Second), Settlements: sts}); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	// Finish anything the idle claimers left (a slow store may have starved them).
+	for {
+		cs := claim(t, s, "finisher", at(time.Second), 1)
+		if len(cs) == 0 {
+			break
+		}
+		delivered[cs[0].Delivery.EndpointID] = append(delivered[cs[0].Delivery.EndpointID], cs[0].Delivery.ID)
+		settle(t, s, "finisher", at(time.Second), sender.Settlement{DeliveryID: cs[0].Delivery.ID, Kind: sender.SettleDelivered})
+	}
+	for _, ep := range eps {
+		ds := delivered[ep]
+		require.Len(t, ds, events, "every delivery of %s was delivered once", ep)
+		for i := 1; i < len(ds); i++ {
+			require.Greater(t, ds[i], ds[i-1], "%s received its deliveries in publish order", ep)
+		}
 	}
 }
 
