@@ -115,6 +115,8 @@ type dispatcher struct {
 // loop claims due deliveries and hands them to workers until Shutdown.
 func (d *dispatcher) loop(ctx context.Context) {
 	s := d.s
+	minClaim := max(1, int64(min(s.cfg.BatchSize, s.cfg.Workers))/4)
+	backlog := false
 	for {
 		if d.stopped() {
 			return
@@ -123,8 +125,10 @@ func (d *dispatcher) loop(ctx context.Context) {
 		if s.notifier != nil {
 			notified = s.notifier.Notify() // before Claim, so no wake-up is lost
 		}
+		// Under a backlog, wait until a quarter of a batch of workers is free rather than
+		// claiming one delivery per finished attempt.
 		free := int64(s.cfg.Workers) - d.active.Load()
-		if free <= 0 {
+		if free <= 0 || (backlog && free < minClaim) {
 			select {
 			case <-d.slotFreed:
 				continue
@@ -144,6 +148,7 @@ func (d *dispatcher) loop(ctx context.Context) {
 			continue
 		}
 		d.dispatch(ctx, now, claimed)
+		backlog = len(claimed) == limit
 		if len(claimed) > 0 {
 			continue // there may be more due
 		}
@@ -194,17 +199,18 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, claimed []Clai
 				wait += rand.N(wait)
 			}
 			rejected = append(rejected, Settlement{DeliveryID: c.Delivery.ID, Kind: SettleReschedule, NextAttemptAt: now.Add(wait)})
-			s.log.LogAttrs(ctx, slog.LevelDebug, "sender: delivery held back by the endpoint's gate",
-				slog.String("endpoint_id", c.Endpoint.ID), slog.Any("delivery_id", c.Delivery.ID),
-				slog.String("reason", err.Error()), slog.Duration("wait", wait))
+			if s.log.Enabled(ctx, slog.LevelDebug) {
+				s.log.LogAttrs(ctx, slog.LevelDebug, "sender: delivery held back by the endpoint's gate",
+					slog.String("endpoint_id", c.Endpoint.ID), slog.Int64("delivery_id", int64(c.Delivery.ID)),
+					slog.String("reason", err.Error()), slog.Duration("wait", wait))
+			}
 			continue
 		}
 		d.track(c.Delivery.ID, true)
 		d.active.Add(1)
-		cl := *c
 		d.group.Go(func() error {
-			defer d.finished(cl.Delivery.ID)
-			d.work(ctx, &cl, tk)
+			defer d.finished(c.Delivery.ID)
+			d.work(ctx, c, tk)
 			return nil
 		})
 	}
@@ -232,12 +238,18 @@ func (d *dispatcher) finished(id DeliveryID) {
 	}
 }
 
-// settle writes settlements with a context that outlives the attempt's, and logs failures.
+// settle writes settlements (with a fresh, bounded context if ctx was cancelled by a shutdown)
+// and logs failures.
 // It reports whether they were applied.
 func (d *dispatcher) settle(ctx context.Context, now time.Time, sts ...Settlement) bool {
 	s := d.s
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
+	sctx := ctx
+	if ctx.Err() != nil {
+		// Shutting down: the attempt's result (or the returned lease) must still be recorded.
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+	}
 	err := s.store.Settle(sctx, SettleRequest{Owner: s.cfg.ID, Now: now, Settlements: sts})
 	if err == nil {
 		return true
@@ -259,7 +271,7 @@ func (d *dispatcher) work(ctx context.Context, c *Claimed, tk ticket) {
 		if r := recover(); r != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in delivery worker",
 				slog.Any("panic", r), slog.String("stack", string(debug.Stack())),
-				slog.Any("delivery_id", c.Delivery.ID), slog.String("endpoint_id", c.Endpoint.ID))
+				slog.Int64("delivery_id", int64(c.Delivery.ID)), slog.String("endpoint_id", c.Endpoint.ID))
 			if !counted {
 				tk.done(s.clock.Now(), false, false)
 				d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
@@ -352,43 +364,91 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 	st.DisableEndpoint = disabled
 
 	applied := d.settle(ctx, now, st)
-	d.observe(ctx, func() { s.obs.AttemptFinished(ctx, rep) })
+	d.notify(ctx, obsAttempt, &rep, nil)
 	if !applied {
 		return
 	}
-	attrs := []slog.Attr{
-		slog.Any("delivery_id", c.Delivery.ID), slog.String("event_id", c.Event.ID),
-		slog.String("event_type", c.Event.Type), slog.String("endpoint_id", c.Endpoint.ID),
-		slog.Int("attempt", n), slog.Int("status", o.StatusCode), slog.String("outcome", o.Kind.String()),
-		slog.Duration("duration", res.duration),
+	var level slog.Level
+	var msg string
+	switch st.Kind {
+	case SettleDelivered:
+		level, msg = slog.LevelDebug, "sender: webhook delivered"
+	case SettleRetry:
+		rep.NextAttemptAt = st.NextAttemptAt
+		level, msg = slog.LevelInfo, "sender: webhook attempt failed, retry scheduled"
+	case SettleDead:
+		rep.Reason = st.Error
+		level, msg = slog.LevelWarn, "sender: webhook dead-lettered"
 	}
-	if errText != "" {
-		attrs = append(attrs, slog.String("error", errText))
+	if s.log.Enabled(ctx, level) {
+		attrs := make([]slog.Attr, 0, 12)
+		attrs = append(attrs,
+			slog.Int64("delivery_id", int64(c.Delivery.ID)), slog.String("event_id", c.Event.ID),
+			slog.String("event_type", c.Event.Type), slog.String("endpoint_id", c.Endpoint.ID),
+			slog.Int("attempt", n), slog.Int("status", o.StatusCode), slog.String("outcome", o.Kind.String()),
+			slog.Duration("duration", res.duration))
+		if errText != "" {
+			attrs = append(attrs, slog.String("error", errText))
+		}
+		if !st.NextAttemptAt.IsZero() {
+			attrs = append(attrs, slog.Time("next_attempt_at", st.NextAttemptAt))
+		}
+		if st.Kind == SettleDead {
+			attrs = append(attrs, slog.String("reason", st.Error))
+		}
+		s.log.LogAttrs(ctx, level, msg, attrs...)
 	}
 	switch st.Kind {
 	case SettleDelivered:
-		s.log.LogAttrs(ctx, slog.LevelDebug, "sender: webhook delivered", attrs...)
-		d.observe(ctx, func() { s.obs.Delivered(ctx, rep) })
+		d.notify(ctx, obsDelivered, &rep, nil)
 		if fs := c.Endpoint.FailingSince; !fs.IsZero() {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "sender: endpoint recovered", slog.String("endpoint_id", c.Endpoint.ID), slog.Time("failing_since", fs))
-			d.observe(ctx, func() {
-				s.obs.EndpointRecovered(ctx, EndpointReport{EndpointID: c.Endpoint.ID, At: now, FailingSince: fs})
-			})
+			d.notify(ctx, obsRecovered, nil, &EndpointReport{EndpointID: c.Endpoint.ID, At: now, FailingSince: fs})
 		}
 	case SettleRetry:
-		rep.NextAttemptAt = st.NextAttemptAt
-		s.log.LogAttrs(ctx, slog.LevelInfo, "sender: webhook attempt failed, retry scheduled", append(attrs, slog.Time("next_attempt_at", st.NextAttemptAt))...)
-		d.observe(ctx, func() { s.obs.RetryScheduled(ctx, rep) })
+		d.notify(ctx, obsRetry, &rep, nil)
 	case SettleDead:
-		rep.Reason = st.Error
-		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: webhook dead-lettered", append(attrs, slog.String("reason", st.Error))...)
-		d.observe(ctx, func() { s.obs.DeadLettered(ctx, rep) })
+		d.notify(ctx, obsDead, &rep, nil)
 	}
 	if disabled != "" && !c.Endpoint.Disabled {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: endpoint disabled", slog.String("endpoint_id", c.Endpoint.ID), slog.String("reason", disabled))
-		d.observe(ctx, func() {
-			s.obs.EndpointDisabled(ctx, EndpointReport{EndpointID: c.Endpoint.ID, At: now, Reason: disabled, FailingSince: c.Endpoint.FailingSince})
-		})
+		d.notify(ctx, obsDisabled, nil, &EndpointReport{EndpointID: c.Endpoint.ID, At: now, Reason: disabled, FailingSince: c.Endpoint.FailingSince})
+	}
+}
+
+// Observer calls, for notify.
+const (
+	obsAttempt = iota
+	obsDelivered
+	obsRetry
+	obsDead
+	obsDisabled
+	obsRecovered
+)
+
+// notify calls one Observer method, recovering a panic in it.
+func (d *dispatcher) notify(ctx context.Context, which int, a *AttemptReport, e *EndpointReport) {
+	defer d.recoverObserver(ctx)
+	o := d.s.obs
+	switch which {
+	case obsAttempt:
+		o.AttemptFinished(ctx, *a)
+	case obsDelivered:
+		o.Delivered(ctx, *a)
+	case obsRetry:
+		o.RetryScheduled(ctx, *a)
+	case obsDead:
+		o.DeadLettered(ctx, *a)
+	case obsDisabled:
+		o.EndpointDisabled(ctx, *e)
+	case obsRecovered:
+		o.EndpointRecovered(ctx, *e)
+	}
+}
+
+func (d *dispatcher) recoverObserver(ctx context.Context) {
+	if r := recover(); r != nil {
+		d.s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in Observer", slog.Any("panic", r))
 	}
 }
 
@@ -398,16 +458,6 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// observe calls an Observer method, recovering a panic in it.
-func (d *dispatcher) observe(ctx context.Context, f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			d.s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in Observer", slog.Any("panic", r))
-		}
-	}()
-	f()
 }
 
 // attemptErrorText describes a failed attempt: the transport error, or the HTTP status.

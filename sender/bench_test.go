@@ -1,0 +1,262 @@
+package sender_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookkit/hookkit/event"
+	"github.com/hookkit/hookkit/sender"
+	"github.com/hookkit/hookkit/signature"
+)
+
+// The benchmarks below are described, with figures, in /work/plan/bench-sender.md (and the
+// repository's BENCHMARKS.md). They are short enough for CI but not run there.
+
+const benchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// benchEvent returns an invoice.paid event whose JSON envelope is size bytes.
+func benchEvent(tb testing.TB, size int) event.Event {
+	tb.Helper()
+	e, err := event.New("invoice.paid", map[string]string{"blob": ""})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The timestamp's length varies by a few bytes; pad the data to the exact size.
+	pad := size - e.Size()
+	e.Data = []byte(`{"blob":"` + strings.Repeat("x", pad) + `"}`)
+	if e.Size() != size {
+		tb.Fatalf("event is %d bytes, want %d", e.Size(), size)
+	}
+	return e
+}
+
+// okServer answers 200 after reading the body.
+func okServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+}
+
+// countingObserver closes done after target deliveries.
+type countingObserver struct {
+	sender.NopObserver
+	n      atomic.Int64
+	target int64
+	done   chan struct{}
+}
+
+func (c *countingObserver) Delivered(context.Context, sender.AttemptReport) {
+	if c.n.Add(1) == c.target {
+		close(c.done)
+	}
+}
+
+// BenchmarkThroughput compares deliveries/s through a Sender (memory store, 32 workers, one
+// loopback endpoint with a concurrency cap of 32, 1 KiB events published while the dispatcher
+// runs) with a bare http.Client loop of 32 goroutines sending the same signed POSTs to the same
+// server.
+func BenchmarkThroughput(b *testing.B) {
+	const workers = 32
+	srv := okServer()
+	defer srv.Close()
+	e := benchEvent(b, 1024)
+
+	b.Run("sender", func(b *testing.B) {
+		b.ReportAllocs()
+		obs := &countingObserver{target: int64(b.N), done: make(chan struct{})}
+		s, err := sender.New(sender.Config{
+			AllowPrivateNetworks: true, Workers: workers, Observer: obs, Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := s.CreateEndpoint(ctx, sender.Endpoint{ID: "ep_bench", URL: srv.URL, Keys: []sender.EndpointKey{{Secret: benchSecret}}, MaxConcurrency: workers}); err != nil {
+			b.Fatal(err)
+		}
+		runDone := make(chan error, 1)
+		go func() { runDone <- s.Run(ctx) }()
+		b.ResetTimer()
+		start := time.Now()
+		for i := range b.N {
+			ev := e
+			ev.ID = fmt.Sprintf("evt_bench_%d", i)
+			if _, err := s.Publish(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-obs.done
+		elapsed := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+		if err := s.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-runDone; err != nil {
+			b.Fatal(err)
+		}
+	})
+
+	b.Run("bare-client", func(b *testing.B) {
+		b.ReportAllocs()
+		body, err := e.MarshalJSON()
+		if err != nil {
+			b.Fatal(err)
+		}
+		signer, err := signature.NewSigner(signature.SignerConfig{Keys: signature.MustKeyring(benchSecret)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr := &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64, MaxIdleConns: 1024}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for range workers {
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) {
+					req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("User-Agent", "hookkit/"+sender.Version)
+					if err := signer.SignHeader(req.Header, e.ID, time.Now(), body); err != nil {
+						b.Error(err)
+						return
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+	})
+}
+
+// BenchmarkNoisyNeighbour measures the latency (publish to arrival) of deliveries to 100
+// healthy endpoints, with and without one more endpoint that hangs until its timeout. Each
+// iteration publishes one event to every endpoint, one event every 10 ms. Run it with a fixed
+// count, e.g. -benchtime=300x, so both variants see the same load.
+func BenchmarkNoisyNeighbour(b *testing.B) {
+	for _, bad := range []bool{false, true} {
+		name := "healthy-only"
+		if bad {
+			name = "with-hanging-endpoint"
+		}
+		b.Run(name, func(b *testing.B) { benchNoisyNeighbour(b, bad) })
+	}
+}
+
+func benchNoisyNeighbour(b *testing.B, withBad bool) {
+	const healthy = 100
+	const interval = 10 * time.Millisecond
+	b.ReportAllocs()
+
+	var mu sync.Mutex
+	published := make(map[string]time.Time, b.N)
+	latencies := make([]time.Duration, 0, b.N*healthy)
+	done := make(chan struct{})
+	target := b.N * healthy
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		now := time.Now()
+		w.WriteHeader(http.StatusOK)
+		mu.Lock()
+		defer mu.Unlock()
+		latencies = append(latencies, now.Sub(published[r.Header.Get(signature.HeaderID)]))
+		if len(latencies) == target {
+			close(done)
+		}
+	}))
+	defer good.Close()
+	stop := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer hanging.Close()
+	defer close(stop)
+
+	s, err := sender.New(sender.Config{AllowPrivateNetworks: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := []sender.EndpointKey{{Secret: benchSecret}}
+	for i := range healthy {
+		if _, err := s.CreateEndpoint(ctx, sender.Endpoint{ID: fmt.Sprintf("ep_%03d", i), URL: fmt.Sprintf("%s/%d", good.URL, i), Keys: keys}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if withBad {
+		if _, err := s.CreateEndpoint(ctx, sender.Endpoint{ID: "ep_bad", URL: hanging.URL, Keys: keys, Timeout: 2 * time.Second}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+
+	e := benchEvent(b, 1024)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := range b.N {
+		ev := e
+		ev.ID = fmt.Sprintf("evt_nn_%d", i)
+		mu.Lock()
+		published[ev.ID] = time.Now()
+		mu.Unlock()
+		if _, err := s.Publish(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+		<-tick.C
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		b.Fatal("deliveries to healthy endpoints did not finish within a minute")
+	}
+	b.StopTimer()
+
+	mu.Lock()
+	lat := slices.Clone(latencies)
+	mu.Unlock()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+
+	shutdownCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_ = s.Shutdown(shutdownCtx) // cuts the hanging attempts short and returns their leases
+	if err := <-runDone; err != nil {
+		b.Fatal(err)
+	}
+}
