@@ -172,11 +172,17 @@ SELECT state FROM ins UNION ALL SELECT state FROM cur`
 WHERE key = $1 AND token = $2 AND state = 1 AND expires_at > statement_timestamp()`
 	s.sqlRelease = `DELETE FROM ` + t + ` WHERE key = $1 AND token = $2 AND state = 1 AND expires_at > statement_timestamp()`
 	s.sqlOwner = `SELECT token = $2, state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()`
-	s.sqlClaimTx = `INSERT INTO ` + t + ` AS t (key, token, state, expires_at)
-VALUES ($1, $2, 2, statement_timestamp() + $3::bigint` + micro + `)
-ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 2, expires_at = EXCLUDED.expires_at
-WHERE t.expires_at <= statement_timestamp()
-RETURNING true`
+	s.sqlClaimTx = `WITH cur AS (
+  SELECT state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()
+), ins AS (
+  INSERT INTO ` + t + ` AS t (key, token, state, expires_at)
+  SELECT $1::text, $2::text, 2, statement_timestamp() + $3::bigint` + micro + `
+  WHERE NOT EXISTS (SELECT 1 FROM cur)
+  ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 2, expires_at = EXCLUDED.expires_at
+  WHERE t.expires_at <= statement_timestamp()
+  RETURNING 0::smallint AS state
+)
+SELECT state FROM ins UNION ALL SELECT state FROM cur`
 	s.sqlPrune = `WITH doomed AS (
   SELECT key FROM ` + t + ` WHERE expires_at <= statement_timestamp()
   ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
@@ -344,17 +350,16 @@ func (s *Store) ClaimTx(ctx context.Context, tx pgx.Tx, key string) (bool, error
 		return false, err
 	}
 	for range maxRaces {
-		var ok bool
-		err := tx.QueryRow(ctx, s.sqlClaimTx, key, s.token(), micros(s.retention)).Scan(&ok)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return false, unavailable("claim in transaction", err)
-		}
 		var state int16
-		err = tx.QueryRow(ctx, s.sqlState, key).Scan(&state)
+		err := tx.QueryRow(ctx, s.sqlClaimTx, key, s.token(), micros(s.retention)).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// A concurrent transaction inserted the key and committed while
+			// we waited for it: read it with a fresh snapshot.
+			err = tx.QueryRow(ctx, s.sqlState, key).Scan(&state)
+		}
 		switch {
+		case err == nil && state == 0:
+			return true, nil
 		case err == nil && state == 2:
 			return false, nil
 		case err == nil:
