@@ -62,6 +62,9 @@ func Run(t *testing.T, newStore func(t *testing.T) sender.Store) {
 		{"OrderedEndpointsAreFIFO", testOrdered},
 		{"OrderedEndpointReplayKeepsOrder", testOrderedReplay},
 		{"OrderedEndpointsUnderConcurrentClaimers", testOrderedConcurrent},
+		{"TurningOrderedOnQueuesPendingDeliveries", testOrderedTurnedOn},
+		{"DisablingAnEndpointPausesItsPendingDeliveries", testDisableAfterPublish},
+		{"CancelledContextFails", testCancelledContext},
 		{"ListDeliveriesFilters", testListDeliveries},
 		{"AttemptLogQueries", testAttemptLog},
 		{"DeleteEndpointRemovesItsDeliveries", testDeleteEndpointCascade},
@@ -1094,6 +1097,48 @@ func testOrderedConcurrent(t *testing.T, s sender.Store) {
 			require.Greater(t, ds[i], ds[i-1], "%s received its deliveries in publish order", ep)
 		}
 	}
+}
+
+func testOrderedTurnedOn(t *testing.T, s sender.Store) {
+	createEndpoints(t, s, "ep_a")
+	var want []sender.DeliveryID
+	for i := range 3 {
+		want = append(want, publish(t, s, T0, event(fmt.Sprintf("evt_%d", i), "a.b"), "ep_a").Deliveries[0].ID)
+	}
+	ep, err := s.GetEndpoint(ctx(t), "ep_a")
+	require.NoError(t, err)
+	ep.Ordered = true
+	require.NoError(t, s.UpdateEndpoint(ctx(t), ep))
+	for _, id := range want {
+		require.Equal(t, []sender.DeliveryID{id}, ids(claim(t, s, "w", at(time.Second), 10)), "one at a time, in publish order")
+		settle(t, s, "w", at(time.Second), sender.Settlement{DeliveryID: id, Kind: sender.SettleDelivered})
+	}
+}
+
+func testDisableAfterPublish(t *testing.T, s sender.Store) {
+	createEndpoints(t, s, "ep_a")
+	res := publish(t, s, T0, event("evt_1", "a.b"), "ep_a")
+	ep, err := s.GetEndpoint(ctx(t), "ep_a")
+	require.NoError(t, err)
+	ep.Disabled, ep.DisabledReason, ep.DisabledAt = true, "operator", at(time.Second)
+	require.NoError(t, s.UpdateEndpoint(ctx(t), ep))
+	require.Empty(t, claim(t, s, "w", at(2*time.Second), 10), "a disabled endpoint's deliveries are not claimed")
+	require.Equal(t, sender.StatePending, getDelivery(t, s, res.Deliveries[0].ID).State)
+	ep.Disabled, ep.DisabledReason, ep.DisabledAt = false, "", time.Time{}
+	require.NoError(t, s.UpdateEndpoint(ctx(t), ep))
+	require.Equal(t, []sender.DeliveryID{res.Deliveries[0].ID}, ids(claim(t, s, "w", at(3*time.Second), 10)))
+}
+
+func testCancelledContext(t *testing.T, s sender.Store) {
+	createEndpoints(t, s, "ep_a")
+	c, cancel := context.WithCancel(ctx(t))
+	cancel()
+	_, err := s.Publish(c, sender.PublishRequest{Event: event("evt_1", "a.b"), EndpointIDs: []string{"ep_a"}, Now: T0})
+	require.Error(t, err, "Publish with a cancelled context")
+	_, err = s.Claim(c, sender.ClaimRequest{Owner: "w", Now: T0, Limit: 1, Lease: time.Minute})
+	require.Error(t, err, "Claim with a cancelled context")
+	_, err = s.GetEvent(ctx(t), "evt_1")
+	require.ErrorIs(t, err, sender.ErrEventNotFound, "a cancelled publish stores nothing")
 }
 
 func testListDeliveries(t *testing.T, s sender.Store) {
