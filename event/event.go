@@ -174,9 +174,11 @@ func NewID() string {
 // "customer.subscription.deleted"), at most MaxTypeLength bytes. The first
 // segment names the resource, the last the action. Errors wrap
 // ErrInvalidType.
-func ValidateType(t string) error {
+func ValidateType(t string) error { return validateType(t) }
+
+func validateType[S ~string | ~[]byte](t S) error {
 	const allowed = `event types are 2 or more dot-separated segments of [a-z0-9_], e.g. "invoice.paid"`
-	if t == "" {
+	if len(t) == 0 {
 		return invalid("event_type", ErrInvalidType, "missing; "+allowed)
 	}
 	if len(t) > MaxTypeLength {
@@ -190,7 +192,7 @@ func ValidateType(t string) error {
 		case c == '.':
 			if segLen == 0 {
 				return invalid("event_type", ErrInvalidType,
-					fmt.Sprintf("%s has an empty segment at byte %d; %s", strconv.Quote(t), i, allowed))
+					fmt.Sprintf("%s has an empty segment at byte %d; %s", strconv.Quote(string(t)), i, allowed))
 			}
 			segments++
 			segLen = 0
@@ -198,16 +200,16 @@ func ValidateType(t string) error {
 			segLen++
 		default:
 			return invalid("event_type", ErrInvalidType,
-				fmt.Sprintf("%s contains %s at byte %d; %s", strconv.Quote(t), quoteByte(t, i), i, allowed))
+				fmt.Sprintf("%s contains %s at byte %d; %s", strconv.Quote(string(t)), quoteByte(string(t), i), i, allowed))
 		}
 	}
 	if segLen == 0 {
 		return invalid("event_type", ErrInvalidType,
-			fmt.Sprintf("%s ends with '.'; %s", strconv.Quote(t), allowed))
+			fmt.Sprintf("%s ends with '.'; %s", strconv.Quote(string(t)), allowed))
 	}
 	if segments < 2 {
 		return invalid("event_type", ErrInvalidType,
-			fmt.Sprintf("%s has one segment, name the resource and the action; %s", strconv.Quote(t), allowed))
+			fmt.Sprintf("%s has one segment, name the resource and the action; %s", strconv.Quote(string(t)), allowed))
 	}
 	return nil
 }
@@ -225,9 +227,11 @@ func quoteByte(s string, i int) string {
 // (0x21 to 0x7e) other than '.'. Space and '.' are refused because the id
 // is part of the Standard Webhooks signed content "{id}.{timestamp}.{body}".
 // Errors wrap ErrInvalidID.
-func ValidateID(id string) error {
+func ValidateID(id string) error { return validateID(id) }
+
+func validateID[S ~string | ~[]byte](id S) error {
 	const allowed = "ids are 1 to 255 printable ASCII bytes without '.' or space"
-	if id == "" {
+	if len(id) == 0 {
 		return invalid("event_id", ErrInvalidID, "missing; "+allowed)
 	}
 	if len(id) > MaxIDLength {
@@ -237,7 +241,7 @@ func ValidateID(id string) error {
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c <= ' ' || c > '~' || c == '.' {
 			return invalid("event_id", ErrInvalidID,
-				fmt.Sprintf("%s contains %s at byte %d; %s", strconv.Quote(id), quoteByte(id, i), i, allowed))
+				fmt.Sprintf("%s contains %s at byte %d; %s", strconv.Quote(string(id)), quoteByte(string(id), i), i, allowed))
 		}
 	}
 	return nil

@@ -381,6 +381,19 @@ func stringValue(val []byte) (string, bool) {
 	return string(body), true
 }
 
+// stringBytes is stringValue without the conversion: the string's bytes,
+// aliasing val unless the string has escapes.
+func stringBytes(val []byte) ([]byte, bool) {
+	if len(val) < 2 || val[0] != '"' {
+		return nil, false
+	}
+	body := val[1 : len(val)-1]
+	if hasEscape(body) {
+		return []byte(unescape(body)), true
+	}
+	return body, true
+}
+
 // jsonKind names the JSON type of a token for error messages.
 func jsonKind(val []byte) string {
 	if len(val) == 0 {

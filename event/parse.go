@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -101,19 +102,36 @@ func (p Parser) Parse(raw []byte) (Event, error) {
 		seen |= bit
 	}
 
+	// id, type and resource_url share one allocation, made once the id and
+	// type are known to be valid.
+	idB, err := requiredStringBytes("event_id", idV, ErrInvalidID)
+	if err != nil {
+		return Event{}, err
+	}
+	if err := validateID(idB); err != nil {
+		return Event{}, err
+	}
+	typeB, err := requiredStringBytes("event_type", typeV, ErrInvalidType)
+	if err != nil {
+		return Event{}, err
+	}
+	if err := validateType(typeB); err != nil {
+		return Event{}, err
+	}
+	var urlB []byte
+	urlOK := true
+	if uV != nil && uV[0] != 'n' { // null means absent
+		urlB, urlOK = stringBytes(uV)
+	}
+	var sb strings.Builder
+	sb.Grow(len(idB) + len(typeB) + len(urlB))
+	sb.Write(idB)
+	sb.Write(typeB)
+	sb.Write(urlB)
+	all := sb.String()
+
 	var e Event
-	if e.ID, err = requiredString("event_id", idV, ErrInvalidID); err != nil {
-		return Event{}, err
-	}
-	if err := ValidateID(e.ID); err != nil {
-		return Event{}, err
-	}
-	if e.Type, err = requiredString("event_type", typeV, ErrInvalidType); err != nil {
-		return Event{}, err
-	}
-	if err := ValidateType(e.Type); err != nil {
-		return Event{}, err
-	}
+	e.ID, e.Type = all[:len(idB)], all[len(idB):len(idB)+len(typeB)]
 	if e.Timestamp, err = parseTimestamp("timestamp", tsV); err != nil {
 		return Event{}, err
 	}
@@ -124,19 +142,28 @@ func (p Parser) Parse(raw []byte) (Event, error) {
 		return Event{}, invalid("data", ErrInvalidData,
 			fmt.Sprintf("data must be a JSON object, got %s", jsonKind(dataV)))
 	}
-	e.Data = bytes.Clone(dataV)
-	if uV != nil && uV[0] != 'n' { // null means absent
-		s, ok := stringValue(uV)
-		if !ok {
-			return Event{}, invalid("resource_url", ErrInvalidResourceURL,
-				fmt.Sprintf("must be a JSON string, got %s", jsonKind(uV)))
-		}
-		if err := ValidateResourceURL(s); err != nil {
-			return Event{}, err
-		}
-		e.ResourceURL = s
+	if !urlOK {
+		return Event{}, invalid("resource_url", ErrInvalidResourceURL,
+			fmt.Sprintf("must be a JSON string, got %s", jsonKind(uV)))
 	}
+	if err := ValidateResourceURL(all[len(idB)+len(typeB):]); err != nil {
+		return Event{}, err
+	}
+	e.ResourceURL = all[len(idB)+len(typeB):]
+	e.Data = bytes.Clone(dataV)
 	return e, nil
+}
+
+// requiredStringBytes extracts a required string field's decoded bytes.
+func requiredStringBytes(field string, val []byte, sentinel error) ([]byte, error) {
+	if val == nil {
+		return nil, invalid(field, sentinel, "missing; the field is required")
+	}
+	b, ok := stringBytes(val)
+	if !ok {
+		return nil, invalid(field, sentinel, fmt.Sprintf("must be a JSON string, got %s", jsonKind(val)))
+	}
+	return b, nil
 }
 
 func malformedJSON(err error) error {
