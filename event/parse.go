@@ -48,8 +48,8 @@ var envelopeFields = [...]string{"event_id", "event_type", "timestamp", "data", 
 //
 // Parse only scans the top level of the envelope and validates the rest in
 // the same pass (nesting is limited to 1000 levels); a 1 KiB envelope costs
-// three allocations (id, type and the copy of data), two more with a
-// resource_url.
+// two allocations (one string holding id and type, and the copy of data),
+// one more to check a resource_url.
 func (p Parser) Parse(raw []byte) (Event, error) {
 	if limit := effectiveMax(p.MaxSize); len(raw) > limit {
 		return Event{}, invalid("", ErrTooLarge,
