@@ -153,36 +153,31 @@ func New(cfg Config) (*Store, error) {
 		tokenPrefix: hex.EncodeToString(rnd[:]) + ".",
 	}
 	const micro = ` * interval '1 microsecond'`
-	// sqlClaim reads a live row first, so a duplicate is answered by a read
+	// claimSQL reads a live row first, so a duplicate is answered by a read
 	// that neither locks nor writes; otherwise the upsert decides, and
-	// PostgreSQL's unique index lets exactly one concurrent claim win.
-	s.sqlClaim = `WITH cur AS (
+	// PostgreSQL's unique index lets exactly one concurrent claim win. It
+	// returns 0 when the caller won, else the live row's state; no row when
+	// it lost the race to a row its snapshot cannot see yet.
+	claimSQL := func(state string) string {
+		return `WITH cur AS (
   SELECT state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()
 ), ins AS (
   INSERT INTO ` + t + ` AS t (key, token, state, expires_at)
-  SELECT $1::text, $2::text, 1, statement_timestamp() + $3::bigint` + micro + `
+  SELECT $1::text, $2::text, ` + state + `, statement_timestamp() + $3::bigint` + micro + `
   WHERE NOT EXISTS (SELECT 1 FROM cur)
-  ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 1, expires_at = EXCLUDED.expires_at
+  ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = EXCLUDED.state, expires_at = EXCLUDED.expires_at
   WHERE t.expires_at <= statement_timestamp()
   RETURNING 0::smallint AS state
 )
 SELECT state FROM ins UNION ALL SELECT state FROM cur`
+	}
+	s.sqlClaim = claimSQL("1")
+	s.sqlClaimTx = claimSQL("2")
 	s.sqlState = `SELECT state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()`
 	s.sqlComplete = `UPDATE ` + t + ` SET state = 2, expires_at = statement_timestamp() + $3::bigint` + micro + `
 WHERE key = $1 AND token = $2 AND state = 1 AND expires_at > statement_timestamp()`
 	s.sqlRelease = `DELETE FROM ` + t + ` WHERE key = $1 AND token = $2 AND state = 1 AND expires_at > statement_timestamp()`
 	s.sqlOwner = `SELECT token = $2, state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()`
-	s.sqlClaimTx = `WITH cur AS (
-  SELECT state FROM ` + t + ` WHERE key = $1 AND expires_at > statement_timestamp()
-), ins AS (
-  INSERT INTO ` + t + ` AS t (key, token, state, expires_at)
-  SELECT $1::text, $2::text, 2, statement_timestamp() + $3::bigint` + micro + `
-  WHERE NOT EXISTS (SELECT 1 FROM cur)
-  ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 2, expires_at = EXCLUDED.expires_at
-  WHERE t.expires_at <= statement_timestamp()
-  RETURNING 0::smallint AS state
-)
-SELECT state FROM ins UNION ALL SELECT state FROM cur`
 	s.sqlPrune = `WITH doomed AS (
   SELECT key FROM ` + t + ` WHERE expires_at <= statement_timestamp()
   ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
