@@ -40,7 +40,7 @@ type MemoryStore struct {
 	idem       map[string]*memIdem
 	types      map[string]string // interned event type names
 	due        memHeap           // Pending (by NextAttemptAt) and InFlight (by lease expiry)
-	attempts   []Attempt         // the attempt log, in settlement order
+	attempts   attemptLog        // the attempt log, in settlement order
 	lastID     DeliveryID
 	wake       chan struct{} // closed on the next change, created by Notify
 }
@@ -384,7 +384,7 @@ func (s *MemoryStore) DeleteEndpoint(ctx context.Context, id string) error {
 		gone[did] = struct{}{}
 	}
 	if len(gone) > 0 {
-		s.attempts = slices.DeleteFunc(s.attempts, func(a Attempt) bool {
+		s.attempts.deleteFunc(func(a *Attempt) bool {
 			_, ok := gone[a.DeliveryID]
 			return ok
 		})
@@ -661,7 +661,7 @@ func (s *MemoryStore) Settle(ctx context.Context, req SettleRequest) error {
 			if len(a.ResponseSnippet) > MaxResponseSnippet {
 				a.ResponseSnippet = a.ResponseSnippet[:MaxResponseSnippet]
 			}
-			s.attempts = append(s.attempts, a)
+			s.attempts.append(a)
 			d.status = int16(min(max(a.StatusCode, 0), 999))
 		}
 		d.updatedAt = now
@@ -802,16 +802,16 @@ func (s *MemoryStore) ListAttempts(ctx context.Context, f AttemptFilter) ([]Atte
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Attempt
-	for _, a := range s.attempts {
+	s.attempts.each(func(a *Attempt) {
 		if (f.EventID == "" || a.EventID == f.EventID) &&
 			(f.EndpointID == "" || a.EndpointID == f.EndpointID) &&
 			(f.DeliveryID == 0 || a.DeliveryID == f.DeliveryID) &&
 			(f.Outcome == "" || a.Outcome == f.Outcome) &&
 			(!f.Failed || a.Error != "") &&
 			inRange(toNano(a.StartedAt), f.Since, f.Until) {
-			out = append(out, a)
+			out = append(out, *a)
 		}
-	}
+	})
 	// Newest first: by start time, then by log order.
 	slices.Reverse(out)
 	slices.SortStableFunc(out, func(a, b Attempt) int { return b.StartedAt.Compare(a.StartedAt) })
@@ -924,14 +924,12 @@ func (s *MemoryStore) Prune(ctx context.Context, req PruneRequest) (PruneResult,
 	res.Deliveries = len(gone)
 	attemptsBefore := toNano(req.AttemptsBefore)
 	if len(gone) > 0 || attemptsBefore != 0 {
-		n := len(s.attempts)
-		s.attempts = slices.DeleteFunc(s.attempts, func(a Attempt) bool {
+		res.Attempts = s.attempts.deleteFunc(func(a *Attempt) bool {
 			if _, ok := gone[a.DeliveryID]; ok {
 				return true
 			}
 			return attemptsBefore != 0 && toNano(a.StartedAt) < attemptsBefore
 		})
-		res.Attempts = n - len(s.attempts)
 	}
 	if eventsBefore := max(deliveredBefore, deadBefore); eventsBefore != 0 {
 		for id, ev := range s.events {
@@ -1054,4 +1052,44 @@ func (h memHeap) down(i0 int) bool {
 		i = j
 	}
 	return i > i0
+}
+
+// attemptLog is the attempt log in append order, kept in fixed-size chunks so
+// that appending never copies the whole log under the store's lock.
+type attemptLog struct {
+	chunks [][]Attempt
+	n      int
+}
+
+const attemptChunk = 1024
+
+func (l *attemptLog) append(a Attempt) {
+	if k := len(l.chunks); k == 0 || len(l.chunks[k-1]) == attemptChunk {
+		l.chunks = append(l.chunks, make([]Attempt, 0, attemptChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, a)
+	l.n++
+}
+
+func (l *attemptLog) each(fn func(a *Attempt)) {
+	for _, c := range l.chunks {
+		for i := range c {
+			fn(&c[i])
+		}
+	}
+}
+
+// deleteFunc removes the entries for which del is true, compacting the log, and
+// returns how many it removed.
+func (l *attemptLog) deleteFunc(del func(a *Attempt) bool) int {
+	var kept attemptLog
+	l.each(func(a *Attempt) {
+		if !del(a) {
+			kept.append(*a)
+		}
+	})
+	removed := l.n - kept.n
+	*l = kept
+	return removed
 }
