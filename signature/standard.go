@@ -89,8 +89,8 @@ var (
 	errNoActiveKey      = fmt.Errorf("%w: every key in the keyring has expired", ErrNoMatchingSignature)
 	errNoMatch          = fmt.Errorf("%w: no entry matches any active key", ErrNoMatchingSignature)
 	errNoUsableEntry    = fmt.Errorf("%w: the header has no well-formed entry of a version the keyring can verify (v1 for whsec_ keys, v1a for ed25519 keys)", ErrNoMatchingSignature)
-	errTooOld           = fmt.Errorf("%w: outside the tolerance", ErrTooOld)
-	errTooNew           = fmt.Errorf("%w: outside the tolerance", ErrTooNew)
+	errTooOld           = fmt.Errorf("%w: further in the past than the tolerance (a delayed or replayed request, or a sender clock running behind)", ErrTooOld)
+	errTooNew           = fmt.Errorf("%w: further in the future than the tolerance (check the sender's clock)", ErrTooNew)
 )
 
 // ValidateID reports whether id is acceptable as a webhook-id: 1 to
