@@ -67,6 +67,7 @@ type MemoryStore struct {
 	shards   []memShard
 	seed     maphash.Seed
 	now      func() time.Time
+	base     time.Time // nanos are measured from here (monotonic with time.Now)
 	perShard int
 	prefix   string // random per store, makes tokens unique across stores
 
@@ -84,7 +85,7 @@ const (
 
 type memEntry struct {
 	token   string
-	expires int64 // unix nanoseconds: lease expiry or retention expiry
+	expires int64 // nanoseconds since MemoryStore.base: lease or retention expiry
 	seq     uint64
 	state   uint8
 }
@@ -123,6 +124,7 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		shards:   make([]memShard, cfg.Shards),
 		seed:     maphash.MakeSeed(),
 		now:      cfg.Now,
+		base:     cfg.Now(),
 		perShard: (cfg.MaxKeys + cfg.Shards - 1) / cfg.Shards,
 		prefix:   hex.EncodeToString(rnd[:]),
 		stop:     make(chan struct{}),
@@ -173,7 +175,7 @@ func (s *MemoryStore) Sweep() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sh.sweepLocked(s.now().UnixNano())
+		n += sh.sweepLocked(s.nanos())
 		sh.mu.Unlock()
 	}
 	return n
@@ -192,6 +194,13 @@ func (s *MemoryStore) Len() int {
 	return n
 }
 
+// nanos returns the current time in nanoseconds since s.base. With time.Now
+// both readings carry the monotonic clock, so wall-clock jumps (NTP steps)
+// neither expire leases early nor keep keys too long.
+func (s *MemoryStore) nanos() int64 {
+	return int64(s.now().Sub(s.base))
+}
+
 func (s *MemoryStore) shard(key string) *memShard {
 	h := maphash.String(s.seed, key)
 	return &s.shards[h%uint64(len(s.shards))]
@@ -206,7 +215,7 @@ func (s *MemoryStore) Claim(ctx context.Context, key string, lease time.Duration
 		return Claim{}, err
 	}
 	lease = LeaseOrDefault(lease)
-	now := s.now().UnixNano()
+	now := s.nanos()
 	sh := s.shard(key)
 	sh.mu.Lock()
 	e, ok := sh.m[key]
@@ -307,7 +316,7 @@ func (s *MemoryStore) Complete(ctx context.Context, key, token string, retention
 		return err
 	}
 	retention = RetentionOrDefault(retention)
-	now := s.now().UnixNano()
+	now := s.nanos()
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -336,7 +345,7 @@ func (s *MemoryStore) Release(ctx context.Context, key, token string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := s.now().UnixNano()
+	now := s.nanos()
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -376,7 +385,7 @@ func (sh *memShard) ownedLocked(key, token string, now int64) (memEntry, error) 
 // addDur returns now+d in unix nanoseconds, saturating instead of
 // overflowing.
 func addDur(now int64, d time.Duration) int64 {
-	if int64(d) > maxInt64-now {
+	if now > 0 && int64(d) > maxInt64-now {
 		return maxInt64
 	}
 	return now + int64(d)

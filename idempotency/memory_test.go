@@ -326,3 +326,21 @@ func FuzzMemoryStore(f *testing.F) {
 		require.Equal(t, idempotency.Done, again.State)
 	})
 }
+
+func TestMemoryStoreExtremeDurations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupMemory(t, idempotency.MemoryConfig{Shards: 1})
+	c := mustClaim(t, b.store, "forever", time.Duration(1<<63-1))
+	require.Equal(t, idempotency.Claimed, c.State)
+	b.clock.Advance(100 * 365 * 24 * time.Hour)
+	require.Equal(t, idempotency.InProgress, mustClaim(t, b.store, "forever", time.Hour).State,
+		"a maximal lease saturates instead of overflowing into the past")
+	require.NoError(t, b.store.Complete(ctx, "forever", c.Token, time.Duration(1<<63-1)))
+	require.Equal(t, idempotency.Done, mustClaim(t, b.store, "forever", time.Hour).State)
+
+	b.clock.Advance(-200 * 365 * 24 * time.Hour) // a clock that went backwards
+	c2 := mustClaim(t, b.store, "past", time.Duration(1<<63-1))
+	require.Equal(t, idempotency.Claimed, c2.State)
+	require.Equal(t, idempotency.InProgress, mustClaim(t, b.store, "past", time.Hour).State)
+}
