@@ -3,8 +3,10 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hookkit/hookkit/sender"
@@ -254,4 +256,33 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, nil
 	}
 	return at.Time.UTC(), true, nil
+}
+
+// ExplainClaim returns the plan PostgreSQL chooses for the Claim statement of
+// req, as EXPLAIN prints it — to check, on a production-sized table, that the
+// claim is an index scan. With analyze, the statement really runs (EXPLAIN
+// ANALYZE, BUFFERS) inside a transaction that is rolled back, so nothing is
+// claimed.
+func (s *Store) ExplainClaim(ctx context.Context, req sender.ClaimRequest, analyze bool) (string, error) {
+	if req.Owner == "" || req.Limit <= 0 || req.Lease <= 0 || req.Now.IsZero() {
+		return "", fmt.Errorf("%w: claim needs an Owner, Now, Limit > 0 and Lease > 0", sender.ErrInvalidRequest)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return "", wrap("explain claim", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	opts := "EXPLAIN (COSTS) "
+	if analyze {
+		opts = "EXPLAIN (ANALYZE, BUFFERS, COSTS) "
+	}
+	rows, err := tx.Query(ctx, opts+s.q.claim, req.Now, req.Limit, req.Owner, req.Now.Add(req.Lease))
+	if err != nil {
+		return "", wrap("explain claim", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", wrap("explain claim", err)
+	}
+	return strings.Join(lines, "\n"), nil
 }

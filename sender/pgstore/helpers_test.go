@@ -68,10 +68,16 @@ func newPool(t testing.TB, dsn string, maxConns int32) *pgxpool.Pool {
 	return pool
 }
 
+var discard = slog.New(slog.DiscardHandler)
+
 // setup returns a migrated store in a fresh random schema, dropped at cleanup.
 func setup(t testing.TB, o setupOpts) *testBundle {
 	t.Helper()
-	dsn := testDSN(t)
+	return setupWithDSN(t, testDSN(t), o)
+}
+
+func setupWithDSN(t testing.TB, dsn string, o setupOpts) *testBundle {
+	t.Helper()
 	pool := newPool(t, dsn, o.maxConns)
 	schema := randomSchema()
 	store, err := pgstore.New(pgstore.Config{
@@ -79,7 +85,7 @@ func setup(t testing.TB, o setupOpts) *testBundle {
 		Schema:          schema,
 		PollInterval:    o.pollInterval,
 		DisableListener: o.noListener,
-		Logger:          slog.New(slog.DiscardHandler),
+		Logger:          discard,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() {

@@ -15,13 +15,16 @@ const deliveryCols = `id, event_id, event_type, endpoint_id, state, attempts, ne
 	lease_owner, lease_expires_at, last_error, last_status_code, created_at, updated_at`
 
 // claimable is the filter shared by both halves of the claim: the endpoint is
-// enabled, and for an ordered endpoint no earlier delivery is unsettled.
+// enabled, and for an ordered endpoint the delivery is its oldest unsettled one.
+// (Written as min(id) so that the planner reads the first entry of the partial
+// index deliveries_unsettled_idx; a NOT EXISTS (… id < d.id) lets it walk the
+// primary key backwards over every settled delivery instead.)
 const claimable = `EXISTS (
 		SELECT 1 FROM {s}.endpoints e
 		WHERE e.id = d.endpoint_id AND NOT e.disabled
-		  AND (NOT e.ordered OR NOT EXISTS (
-			SELECT 1 FROM {s}.deliveries p
-			WHERE p.endpoint_id = d.endpoint_id AND p.state IN (1, 2) AND p.id < d.id)))`
+		  AND (NOT e.ordered OR d.id = (
+			SELECT min(p.id) FROM {s}.deliveries p
+			WHERE p.endpoint_id = d.endpoint_id AND p.state IN (1, 2))))`
 
 func buildQueries(schema string) queries {
 	r := strings.NewReplacer("{s}", schema)

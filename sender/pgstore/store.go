@@ -303,3 +303,7 @@ func retryConflicts(ctx context.Context, fn func() error) error {
 	}
 	return err
 }
+
+// Pool returns the store's connection pool, for transactions to pass to
+// PublishTx.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
