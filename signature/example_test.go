@@ -140,3 +140,45 @@ func ExampleKey_String() {
 	// whsec_[REDACTED]
 	// whsec_[REDACTED]
 }
+
+// A provider that sends "X-Signature: sha256=<hex>" over
+// "{X-Timestamp}.{body}", configured with the generic HMAC scheme.
+func ExampleNewGenericHMAC() {
+	now := time.Unix(1700000000, 0)
+	scheme, err := signature.NewGenericHMAC(signature.GenericHMACConfig{
+		Secrets:         []string{"my provider secret"},
+		Header:          "X-Signature",
+		Prefix:          "sha256=",
+		TimestampHeader: "X-Timestamp",
+		Template:        "{timestamp}.{body}",
+		Now:             func() time.Time { return now },
+	})
+	if err != nil {
+		panic(err)
+	}
+	body := []byte(`{"ok":true}`)
+	h := http.Header{}
+	scheme.SignHeader(h, now, body) // what the provider would send
+	fmt.Println(h.Get("X-Signature"))
+	fmt.Println(scheme.Verify(h, body))
+	// Output:
+	// sha256=63872271d63ca924b36507dbeeb2e172ac0d36d14d5e81e457b5949d4d12a58d
+	// <nil>
+}
+
+// Verifying a Stripe webhook during a secret roll: both secrets verify.
+func ExampleNewStripe() {
+	now := time.Unix(1700000000, 0)
+	stripe, err := signature.NewStripe(signature.StripeConfig{
+		Secrets: []string{"whsec_test_secret", "whsec_previous_secret"},
+		Now:     func() time.Time { return now },
+	})
+	if err != nil {
+		panic(err)
+	}
+	body := []byte(`{"id":"evt_1"}`)
+	h := http.Header{}
+	h.Set("Stripe-Signature", "t=1700000000,v1=248a374f50f943a28b0f6ab50faf9a7e7e29b710fa26df9fb1618b9bf8ea9c9a")
+	fmt.Println(stripe.Verify(h, body))
+	// Output: <nil>
+}
