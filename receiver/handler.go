@@ -205,7 +205,7 @@ func (h *Handler) process(d *Delivery) {
 		attempt++
 		md := &Metadata{Header: d.Header, Attempt: attempt, ReceivedAt: d.ReceivedAt, Provider: d.Provider}
 		t0 := h.p.now()
-		err := call(h.handler, context.WithValue(ctx, metadataKey{}, md), d)
+		err := call(context.WithValue(ctx, metadataKey{}, md), h.handler, d)
 		if err != nil {
 			fi := info
 			fi.Attempt, fi.Duration = attempt, h.p.now().Sub(t0)
@@ -275,7 +275,7 @@ func (h *Handler) callDeadLetter(ctx context.Context, d *Delivery, md Metadata, 
 }
 
 // call runs the handler, turning a panic into a *PanicError.
-func call(h EventHandler, ctx context.Context, d *Delivery) (err error) {
+func call(ctx context.Context, h EventHandler, d *Delivery) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}

@@ -343,3 +343,27 @@ func (q *recordingQueue) Ack(_ context.Context, _ receiver.Delivery, o receiver.
 	q.acks <- o
 	return nil
 }
+
+func TestAnEventWhoseLeaseExpiredIsStillRecorded(t *testing.T) {
+	t.Parallel()
+	unblock := make(chan struct{})
+	processed := make(chan struct{}, 1)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{SweepInterval: -1, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	t.Cleanup(store.Close)
+	b := setup(t, func(context.Context, event.Event) error { <-unblock; return nil }, func(c *receiver.Config) {
+		c.Store, c.ClaimLease = store, time.Minute
+		c.Observer.Processed = func(context.Context, receiver.Info) { processed <- struct{}{} }
+	})
+	ev := newEvent(t)
+	require.Equal(t, http.StatusAccepted, serve(b.h, receivertest.NewRequest("", ev)).Code)
+	recv(t, b.calls)
+	clock.Add(int64(2 * time.Minute)) // the lease runs out while the handler works
+	close(unblock)
+	recv(t, processed)
+	c, err := store.Claim(context.Background(), ev.ID, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, idempotency.Done, c.State)
+	require.NotContains(t, b.logs.String(), "not recorded")
+}

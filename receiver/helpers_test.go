@@ -20,6 +20,7 @@ import (
 	"github.com/hookkit/hookkit/receiver"
 	"github.com/hookkit/hookkit/receiver/receivertest"
 	"github.com/hookkit/hookkit/retry"
+	"github.com/hookkit/hookkit/signature"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -195,3 +196,7 @@ func cloneWithBody(t testing.TB, r *http.Request, body []byte) *http.Request {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func keyring() *signature.Keyring { return receivertest.Keyring("") }
+
+func signedFor(ev event.Event) *http.Request { return receivertest.NewRequest("", ev) }

@@ -314,9 +314,27 @@ func (p *pipeline) release(ctx context.Context, d *Delivery) {
 	}
 }
 
-// complete records a processed event.
+// complete records a processed event. When the claim's lease ran out
+// before completion (a long wait in the queue, or a durable queue's
+// delivery processed after a restart) and nobody else took the key, it is
+// claimed again and completed, so the event is still recorded.
 func (p *pipeline) complete(ctx context.Context, d *Delivery) {
-	if err := p.store.Complete(context.WithoutCancel(ctx), d.Event.ID, d.Token, p.retention); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	err := p.store.Complete(ctx, d.Event.ID, d.Token, p.retention)
+	if errors.Is(err, idempotency.ErrNotFound) {
+		var c idempotency.Claim
+		if c, err = p.store.Claim(ctx, d.Event.ID, p.lease); err == nil {
+			switch c.State {
+			case idempotency.Claimed:
+				err = p.store.Complete(ctx, d.Event.ID, c.Token, p.retention)
+			case idempotency.Done:
+				err = nil
+			default:
+				err = idempotency.ErrNotOwner
+			}
+		}
+	}
+	if err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "webhook processed but not recorded; a redelivery will be processed again",
 			slog.String("event_id", d.Event.ID), slog.String("provider", d.Provider), slog.String("error", err.Error()))
 	}

@@ -222,5 +222,5 @@ func printable(s string) bool {
 	return true
 }
 
-// itoa avoids strconv in hot paths' callers.
+// itoa formats n in decimal.
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookkit/hookkit/event"
 	"github.com/hookkit/hookkit/receiver"
 	"github.com/hookkit/hookkit/receiver/receivertest"
 	"github.com/hookkit/hookkit/signature"
@@ -76,11 +76,7 @@ func TestProvidersVerifyDedupeAndRoute(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil, func(c *receiver.Config) { c.Keys, c.Provider = nil, tt.provider })
-			req := tt.req()
-			if req.Body == http.NoBody || req.GetBody != nil {
-				req = cloneWithBody(t, req, tt.wantBody)
-			}
-			require.Equal(t, http.StatusAccepted, serve(b.h, req).Code)
+			require.Equal(t, http.StatusAccepted, serve(b.h, tt.req()).Code)
 			c := recv(t, b.calls)
 			require.Equal(t, tt.wantID, c.ev.ID)
 			require.Equal(t, tt.wantType, c.ev.Type)
@@ -90,7 +86,7 @@ func TestProvidersVerifyDedupeAndRoute(t *testing.T) {
 			// The same delivery again is a duplicate.
 			require.Eventually(t, func() bool {
 				return serve(b.h, cloneWithBody(t, tt.req(), tt.wantBody)).Code == http.StatusOK
-			}, 5e9, 1e6)
+			}, 5*time.Second, time.Millisecond)
 
 			// A forged one is refused.
 			forged := cloneWithBody(t, tt.req(), append([]byte(`{"x":1,`), tt.wantBody[1:]...))
@@ -150,5 +146,4 @@ func TestStandardWebhooksProviderDedupesByWebhookID(t *testing.T) {
 	require.Equal(t, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", c.ev.ID)
 	require.Equal(t, "user.created", c.ev.Type)
 	require.Equal(t, 2026, c.ev.Timestamp.Year())
-	_ = event.Event{}
 }
