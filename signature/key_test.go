@@ -240,6 +240,12 @@ func TestSecretsNeverAppearInFormattingLogsOrJSON(t *testing.T) {
 			}
 			requireNoLeak(t, fmt.Sprint(v), forms)
 			requireNoLeak(t, fmt.Sprintln(v), forms)
+			if g, ok := v.(fmt.GoStringer); ok {
+				requireNoLeak(t, g.GoString(), forms)
+			}
+			if s, ok := v.(fmt.Stringer); ok {
+				requireNoLeak(t, s.String(), forms)
+			}
 		}
 	})
 	t.Run("slog text and JSON handlers", func(t *testing.T) {

@@ -290,8 +290,10 @@ type VerifierConfig struct {
 	Now func() time.Time
 	// MaxEntries is how many space-separated entries of the signature header
 	// are examined at most (malformed and unknown-version entries count),
-	// so that a crafted header cannot force unbounded work. Defaults to
-	// DefaultMaxEntries (10).
+	// so that a crafted header cannot force unbounded work: at most one
+	// HMAC per v1 key (computed once, compared with each entry) and one
+	// ed25519 verification (tens of microseconds) per v1a entry and ed25519
+	// key. Defaults to DefaultMaxEntries (10).
 	MaxEntries int
 }
 
