@@ -262,3 +262,18 @@ func BenchmarkClaimDuplicate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClaim measures the latency of one Claim of a new key (one
+// statement, one commit).
+func BenchmarkClaim(b *testing.B) {
+	bb := setup(b, pgstore.Config{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		c, err := bb.store.Claim(ctx, "evt_"+strconv.Itoa(i), time.Minute)
+		if err != nil || c.State != idempotency.Claimed {
+			b.Fatal(c, err)
+		}
+	}
+}

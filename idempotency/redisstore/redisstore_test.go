@@ -196,3 +196,18 @@ func BenchmarkClaimComplete(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClaim measures the latency of one Claim of a new key (one round
+// trip, one script).
+func BenchmarkClaim(b *testing.B) {
+	s, _, _ := setup(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		c, err := s.Claim(ctx, "evt_"+strconv.Itoa(i), time.Minute)
+		if err != nil || c.State != idempotency.Claimed {
+			b.Fatal(c, err)
+		}
+	}
+}
