@@ -30,6 +30,7 @@ type Handler struct {
 	closing   atomic.Bool
 	runCtx    context.Context // cancelled at the shutdown deadline
 	cancelRun context.CancelFunc
+	settleCtx context.Context // runCtx without its cancellation
 	workers   sync.WaitGroup
 }
 
@@ -69,6 +70,7 @@ func New(cfg Config) (*Handler, error) {
 		workers = DefaultWorkers
 	}
 	h.runCtx, h.cancelRun = context.WithCancel(context.Background())
+	h.settleCtx = context.WithoutCancel(h.runCtx)
 	h.workers.Add(workers)
 	for range workers {
 		go h.work()
@@ -221,7 +223,7 @@ func (h *Handler) process(d *Delivery) {
 		return err
 	})
 	info.Attempt, info.Duration = attempt, h.p.now().Sub(start)
-	settle := context.WithoutCancel(ctx)
+	settle := h.settleCtx
 	switch {
 	case err == nil:
 		h.p.complete(settle, d)
@@ -247,7 +249,7 @@ func (h *Handler) process(d *Delivery) {
 
 // abandon releases the claim of a delivery not processed before shutdown.
 func (h *Handler) abandon(d *Delivery) {
-	settle := context.WithoutCancel(h.runCtx)
+	settle := h.settleCtx
 	h.p.release(settle, d)
 	h.ack(settle, d, Abandoned)
 	h.p.log.LogAttrs(settle, slog.LevelWarn, "webhook abandoned at shutdown; its claim was released",

@@ -306,9 +306,19 @@ func (p *pipeline) info(d *Delivery) Info {
 	return Info{ID: d.Event.ID, Type: d.Event.Type, Provider: d.Provider, ReceivedAt: d.ReceivedAt}
 }
 
+// uncancellable returns ctx without its cancellation (a client hanging up
+// must not stop the bookkeeping of a claim), allocating only when ctx can
+// be cancelled.
+func uncancellable(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // release gives up a claim, with a context that the client cannot cancel.
 func (p *pipeline) release(ctx context.Context, d *Delivery) {
-	if err := p.store.Release(context.WithoutCancel(ctx), d.Event.ID, d.Token); err != nil {
+	if err := p.store.Release(uncancellable(ctx), d.Event.ID, d.Token); err != nil {
 		p.log.LogAttrs(ctx, slog.LevelError, "webhook claim release failed; redeliveries are refused until the lease expires",
 			slog.String("event_id", d.Event.ID), slog.String("provider", d.Provider), slog.String("error", err.Error()))
 	}
@@ -319,7 +329,7 @@ func (p *pipeline) release(ctx context.Context, d *Delivery) {
 // delivery processed after a restart) and nobody else took the key, it is
 // claimed again and completed, so the event is still recorded.
 func (p *pipeline) complete(ctx context.Context, d *Delivery) {
-	ctx = context.WithoutCancel(ctx)
+	ctx = uncancellable(ctx)
 	err := p.store.Complete(ctx, d.Event.ID, d.Token, p.retention)
 	if errors.Is(err, idempotency.ErrNotFound) {
 		var c idempotency.Claim
