@@ -196,7 +196,7 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, claimed []Clai
 		if err != nil {
 			if errors.Is(err, ErrConcurrencyLimit) {
 				// Spread the retries of a busy endpoint so they do not all come back at once.
-				wait += rand.N(wait)
+				wait += rand.N(wait / 2)
 			}
 			rejected = append(rejected, Settlement{DeliveryID: c.Delivery.ID, Kind: SettleReschedule, NextAttemptAt: now.Add(wait)})
 			if s.log.Enabled(ctx, slog.LevelDebug) {
@@ -266,14 +266,18 @@ func (d *dispatcher) settle(ctx context.Context, now time.Time, sts ...Settlemen
 // work makes one attempt and settles it. A panic is recovered: the lease is returned.
 func (d *dispatcher) work(ctx context.Context, c *Claimed, tk ticket) {
 	s := d.s
-	counted := false
+	var w workState
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in delivery worker",
 				slog.Any("panic", r), slog.String("stack", string(debug.Stack())),
 				slog.Int64("delivery_id", int64(c.Delivery.ID)), slog.String("endpoint_id", c.Endpoint.ID))
-			if !counted {
+			if !w.ticketDone {
 				tk.done(s.clock.Now(), false, false)
+			}
+			if !w.settled {
+				// Return the lease so the delivery is attempted again at once rather than
+				// after the lease expires.
 				d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
 			}
 		}
@@ -295,22 +299,29 @@ func (d *dispatcher) work(ctx context.Context, c *Claimed, tk ticket) {
 	}
 	if res.outcome.CallerCanceled() {
 		// Shutdown cut the attempt short: not the endpoint's fault, not an attempt.
+		w.ticketDone = true
 		tk.done(s.clock.Now(), false, false)
-		counted = true
+		w.settled = true
 		d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
 		return
 	}
-	counted = true
-	d.finish(ctx, c, tk, res)
+	d.finish(ctx, c, tk, res, &w)
+}
+
+// workState tracks how far a worker got, for its panic handler.
+type workState struct {
+	ticketDone bool // the gate ticket was given back
+	settled    bool // the settlement call returned
 }
 
 // finish decides what follows an attempt, records it and tells the Observer.
-func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res attemptResult) {
+func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res attemptResult, w *workState) {
 	s := d.s
 	now := s.clock.Now()
 	o := res.outcome
 	n := c.Delivery.Attempts + 1
 
+	w.ticketDone = true
 	from, to := tk.done(now, true, o.Kind == retry.Retry || o.Kind == retry.Throttle)
 	if from != to && to == breakerOpen {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: circuit breaker opened for endpoint",
@@ -364,6 +375,7 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 	st.DisableEndpoint = disabled
 
 	applied := d.settle(ctx, now, st)
+	w.settled = true
 	d.notify(ctx, obsAttempt, &rep, nil)
 	if !applied {
 		return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -258,6 +259,9 @@ type gate struct {
 	sem    *semaphore.Weighted
 	lim    *rate.Limiter // nil: no rate limit
 	br     *breaker
+	// fullSince is when the concurrency cap was first found full since a slot was last
+	// released (UnixNano), 0 when not full.
+	fullSince atomic.Int64
 }
 
 // ticket is an admission through a gate; pass it to gate.done when the attempt has finished.
@@ -282,9 +286,14 @@ func newGate(l gateLimits, br *breaker) *gate {
 // defaultGateConcurrency applies when an endpoint leaves its concurrency cap unset.
 const defaultGateConcurrency = 10
 
-// concurrencyRetry is how long a delivery refused for the concurrency cap waits before it is
-// claimed again.
-const concurrencyRetry = 100 * time.Millisecond
+// A delivery refused for the concurrency cap waits before it is claimed again for as long as
+// the cap has been full (no slot released), within these bounds: a busy but healthy endpoint
+// frees slots often and its deliveries come back quickly, while the deliveries of an endpoint
+// whose attempts hang are not claimed over and over.
+const (
+	minConcurrencyRetry = 100 * time.Millisecond
+	maxConcurrencyRetry = 5 * time.Second
+)
 
 // admit lets an attempt through at now or says why not and for how long to wait. The breaker
 // is asked first, so an open endpoint uses neither rate tokens nor slots.
@@ -295,7 +304,12 @@ func (g *gate) admit(now time.Time) (t ticket, wait time.Duration, err error) {
 	}
 	if !g.sem.TryAcquire(1) {
 		g.br.cancel(probe)
-		return ticket{}, concurrencyRetry, ErrConcurrencyLimit
+		since := g.fullSince.Load()
+		if since == 0 && g.fullSince.CompareAndSwap(0, now.UnixNano()) {
+			since = now.UnixNano()
+		}
+		wait := min(max(time.Duration(now.UnixNano()-since), minConcurrencyRetry), maxConcurrencyRetry)
+		return ticket{}, wait, ErrConcurrencyLimit
 	}
 	if g.lim != nil {
 		r := g.lim.ReserveN(now, 1)
@@ -316,6 +330,7 @@ func (t ticket) done(now time.Time, counted, failed bool) (from, to breakerState
 		return breakerClosed, breakerClosed
 	}
 	t.g.sem.Release(1)
+	t.g.fullSince.Store(0)
 	if !counted {
 		t.g.br.cancel(t.probe)
 		return breakerClosed, breakerClosed

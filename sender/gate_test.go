@@ -121,11 +121,19 @@ func TestGateConcurrencyCap(t *testing.T) {
 	require.NoError(t, err)
 	_, wait, err := g.admit(gateT0)
 	require.ErrorIs(t, err, ErrConcurrencyLimit)
-	require.Positive(t, wait)
+	require.Equal(t, minConcurrencyRetry, wait)
+
+	// The longer the cap stays full, the longer refused deliveries wait, up to a bound.
+	_, wait, _ = g.admit(gateT0.Add(2 * time.Second))
+	require.Equal(t, 2*time.Second, wait)
+	_, wait, _ = g.admit(gateT0.Add(time.Minute))
+	require.Equal(t, maxConcurrencyRetry, wait)
 
 	t1.done(gateT0, true, false)
-	_, _, err = g.admit(gateT0)
+	_, _, err = g.admit(gateT0.Add(time.Minute))
 	require.NoError(t, err, "a finished attempt frees its slot")
+	_, wait, _ = g.admit(gateT0.Add(time.Minute))
+	require.Equal(t, minConcurrencyRetry, wait, "a released slot resets the wait")
 }
 
 func TestGateRateLimit(t *testing.T) {

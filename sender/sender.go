@@ -72,10 +72,13 @@ type Config struct {
 	// Classifier classifies attempts (PermanentStatuses, MaxRetryAfter). Defaults to the zero
 	// retry.Classifier: every failure is retried, Retry-After is capped at 24 h.
 	Classifier retry.Classifier
-	// Workers is the number of attempts in flight at once over all endpoints.
-	// Defaults to 32.
+	// Workers is the number of attempts in flight at once over all endpoints. Attempts mostly
+	// wait on the network, so this is high: each endpoint's own cap (Endpoint.MaxConcurrency,
+	// 10 by default) is what protects receivers, and keeps an endpoint that hangs from taking
+	// more than its share. Defaults to 128.
 	Workers int
-	// BatchSize is how many due deliveries the dispatcher claims at once. Defaults to Workers.
+	// BatchSize is how many due deliveries the dispatcher claims at once. Defaults to
+	// min(Workers, 64).
 	BatchSize int
 	// Lease is how long a claimed delivery belongs to this sender before another may claim it;
 	// leases of running attempts are renewed every Lease/3. Defaults to 1 minute.
@@ -146,7 +149,7 @@ type Config struct {
 
 // Default values of Config.
 const (
-	DefaultWorkers      = 32
+	DefaultWorkers      = 128
 	DefaultLease        = time.Minute
 	DefaultPollInterval = time.Second
 	DefaultDisableAfter = 5 * 24 * time.Hour
@@ -167,7 +170,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Workers = DefaultWorkers
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = c.Workers
+		c.BatchSize = min(c.Workers, 64)
 	}
 	if c.Lease == 0 {
 		c.Lease = DefaultLease

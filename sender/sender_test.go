@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"net/http"
 	"strings"
 	"sync"
@@ -40,57 +41,63 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// recorder is an Observer that records every report.
-type recorder struct {
-	mu                  sync.Mutex
+// reports are what a recorder saw.
+type reports struct {
 	attempts, delivered []AttemptReport
 	retries, dead       []AttemptReport
 	disabled, recovered []EndpointReport
 }
 
+// recorder is an Observer that records every report.
+type recorder struct {
+	mu sync.Mutex
+	r  reports
+}
+
 func (r *recorder) AttemptFinished(_ context.Context, a AttemptReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.attempts = append(r.attempts, a)
+	r.r.attempts = append(r.r.attempts, a)
 }
 
 func (r *recorder) Delivered(_ context.Context, a AttemptReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.delivered = append(r.delivered, a)
+	r.r.delivered = append(r.r.delivered, a)
 }
 
 func (r *recorder) RetryScheduled(_ context.Context, a AttemptReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.retries = append(r.retries, a)
+	r.r.retries = append(r.r.retries, a)
 }
 
 func (r *recorder) DeadLettered(_ context.Context, a AttemptReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.dead = append(r.dead, a)
+	r.r.dead = append(r.r.dead, a)
 }
 
 func (r *recorder) EndpointDisabled(_ context.Context, e EndpointReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.disabled = append(r.disabled, e)
+	r.r.disabled = append(r.r.disabled, e)
 }
 
 func (r *recorder) EndpointRecovered(_ context.Context, e EndpointReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.recovered = append(r.recovered, e)
+	r.r.recovered = append(r.r.recovered, e)
 }
 
-func (r *recorder) snapshot() recorder {
+// snapshot returns a copy of the reports so far.
+func (r *recorder) snapshot() reports {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return recorder{
-		attempts: append([]AttemptReport(nil), r.attempts...), delivered: append([]AttemptReport(nil), r.delivered...),
-		retries: append([]AttemptReport(nil), r.retries...), dead: append([]AttemptReport(nil), r.dead...),
-		disabled: append([]EndpointReport(nil), r.disabled...), recovered: append([]EndpointReport(nil), r.recovered...),
+	return reports{
+		attempts: slices.Clone(r.r.attempts), delivered: slices.Clone(r.r.delivered),
+		retries: slices.Clone(r.r.retries), dead: slices.Clone(r.r.dead),
+		disabled: slices.Clone(r.r.disabled), recovered: slices.Clone(r.r.recovered),
 	}
 }
 
@@ -174,6 +181,18 @@ func (b *testBundle) delivery(t *testing.T, id DeliveryID, cond func(Delivery) b
 	return d
 }
 
+// observed waits until the Observer's reports satisfy cond (they follow the store's update)
+// and returns them.
+func (b *testBundle) observed(t *testing.T, cond func(reports) bool) reports {
+	t.Helper()
+	var r reports
+	require.Eventually(t, func() bool {
+		r = b.obs.snapshot()
+		return cond(r)
+	}, 10*time.Second, time.Millisecond, "the Observer never saw the expected reports")
+	return r
+}
+
 func isState(s DeliveryState) func(Delivery) bool {
 	return func(d Delivery) bool { return d.State == s }
 }
@@ -231,7 +250,7 @@ func TestPublishDeliversToEverySubscribedEndpoint(t *testing.T) {
 	require.Equal(t, http.StatusOK, atts[0].StatusCode)
 	require.Equal(t, "delivered", atts[0].Outcome)
 	require.Equal(t, t0, atts[0].StartedAt)
-	require.Len(t, b.obs.snapshot().delivered, 2)
+	b.observed(t, func(r reports) bool { return len(r.delivered) == 2 })
 }
 
 func TestRetriesFollowTheScheduleExactly(t *testing.T) {
@@ -266,7 +285,7 @@ func TestRetriesFollowTheScheduleExactly(t *testing.T) {
 	require.Equal(t, reqs[0].ID, reqs[2].ID, "every attempt carries the same webhook-id")
 	require.NotEqual(t, reqs[0].Header.Get("webhook-timestamp"), reqs[2].Header.Get("webhook-timestamp"), "every attempt is signed afresh")
 
-	obs := b.obs.snapshot()
+	obs := b.observed(t, func(r reports) bool { return len(r.recovered) == 1 })
 	require.Len(t, obs.retries, 2)
 	require.Equal(t, t0.Add(5*time.Second), obs.retries[0].NextAttemptAt)
 	require.Len(t, obs.attempts, 3)
@@ -302,8 +321,7 @@ func TestGoneDisablesTheEndpoint(t *testing.T) {
 	require.Contains(t, got.DisabledReason, "410 Gone")
 	require.Equal(t, t0, got.DisabledAt)
 
-	obs := b.obs.snapshot()
-	require.Len(t, obs.disabled, 1)
+	obs := b.observed(t, func(r reports) bool { return len(r.disabled) == 1 && len(r.dead) == 1 })
 	require.Equal(t, ep.ID, obs.disabled[0].EndpointID)
 	require.Len(t, obs.dead, 1)
 
@@ -338,7 +356,7 @@ func TestAnAttemptTimesOut(t *testing.T) {
 	d := b.delivery(t, id, pendingAfter(1))
 	require.Contains(t, d.LastError, "deadline exceeded")
 	require.Zero(t, d.LastStatusCode)
-	obs := b.obs.snapshot()
+	obs := b.observed(t, func(r reports) bool { return len(r.attempts) == 1 })
 	require.ErrorIs(t, obs.attempts[0].Err, context.DeadlineExceeded)
 }
 
@@ -358,7 +376,7 @@ func TestDeadLetterThenReplayDeliversWithTheSameID(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, dls, 1)
 	require.Equal(t, id, dls[0].ID)
-	require.Len(t, b.obs.snapshot().dead, 1)
+	b.observed(t, func(r reports) bool { return len(r.dead) == 1 })
 
 	require.NoError(t, b.s.Replay(t.Context(), id))
 	d = b.delivery(t, id, isState(StateDelivered))
@@ -526,7 +544,7 @@ func TestSSRFGuardRefusesLoopbackByDefault(t *testing.T) {
 	require.Contains(t, d.LastError, "SSRF guard")
 	require.Contains(t, d.LastError, "127.0.0.1")
 	require.Zero(t, srv.Count(), "nothing is sent")
-	obs := b.obs.snapshot()
+	obs := b.observed(t, func(r reports) bool { return len(r.attempts) == 1 })
 	require.ErrorIs(t, obs.attempts[0].Err, ErrDestinationBlocked)
 	require.Equal(t, retry.PermanentFailure, obs.attempts[0].Outcome)
 }
@@ -581,8 +599,7 @@ func TestAutoDisableAfterAFailingPeriod(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got.Disabled)
 	require.Contains(t, got.DisabledReason, "failing without a success")
-	obs := b.obs.snapshot()
-	require.Len(t, obs.disabled, 1)
+	obs := b.observed(t, func(r reports) bool { return len(r.disabled) == 1 })
 	require.Equal(t, t0, obs.disabled[0].FailingSince)
 
 	// Enabling resumes the paused delivery.
