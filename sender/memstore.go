@@ -256,7 +256,8 @@ func (s *MemoryStore) makeOrdered(me *memEndpoint) {
 	for _, d := range me.queue {
 		d.parked = false
 		if d.state == StateInFlight {
-			// Already in flight: let it finish; the first one becomes active.
+			// Already in flight: let it finish, holding back the queue meanwhile.
+			// (Several in flight at once finish unordered.)
 			if me.active == nil {
 				me.active = d
 			}
@@ -337,9 +338,19 @@ func (s *MemoryStore) schedule(d *memDelivery) {
 // reschedule re-positions a delivery that left InFlight for Pending.
 func (s *MemoryStore) reschedule(d *memDelivery) {
 	me := d.ep
-	if me.ep.Ordered && me.active != d {
-		// A non-active delivery that was in flight when the endpoint became Ordered.
+	if !me.ep.Ordered {
+		s.due.fix(d)
+		return
+	}
+	if me.active != d || me.queue[0] != d {
+		// No longer in flight and not the oldest unsettled delivery (an older one
+		// was replayed meanwhile, or it was in flight when the endpoint became
+		// Ordered): it waits its turn, and the oldest one goes next.
 		s.due.remove(d)
+		if me.active == d {
+			me.active = nil
+		}
+		s.activate(me)
 		return
 	}
 	s.due.fix(d)
@@ -524,11 +535,18 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) ([]Claimed, e
 			break
 		}
 		me := d.ep
-		if me.ep.Ordered && me.active != d {
-			// An in-flight delivery from before the endpoint became Ordered whose
-			// lease expired: it waits its turn in the queue.
+		if me.ep.Ordered && (me.active != d || me.queue[0] != d) {
+			// Not the endpoint's oldest unsettled delivery: one in flight from before
+			// the endpoint became Ordered, or an active one overtaken by an older
+			// replayed delivery. It waits its turn in the queue.
 			s.due.remove(d)
-			d.state, d.owner, d.leaseExp = StatePending, "", 0
+			if d.state == StateInFlight {
+				d.state, d.owner, d.leaseExp = StatePending, "", 0
+			}
+			if me.active == d {
+				me.active = nil
+			}
+			s.activate(me)
 			continue
 		}
 		if me.ep.Disabled {

@@ -79,9 +79,12 @@ type Store interface {
 	//
 	// Claim never hands one delivery to two claimers at once. Deliveries of disabled
 	// endpoints are not claimed (they stay Pending, paused, until the endpoint is
-	// enabled). For an Ordered endpoint only its oldest unsettled delivery (lowest
-	// ID among Pending and InFlight) is ever claimable, so at most one is in flight
-	// and retries keep the order.
+	// enabled). For an Ordered endpoint a delivery is claimable only when it is the
+	// endpoint's oldest unsettled delivery (lowest ID among Pending and InFlight) and
+	// no other delivery of the endpoint holds an unexpired lease: at most one is in
+	// flight, retries keep the order, and an older delivery replayed while a newer
+	// one is in flight goes next. (Deliveries already in flight when Ordered is
+	// turned on finish unordered.)
 	//
 	// Claim does not count an attempt; Settle does.
 	Claim(ctx context.Context, req ClaimRequest) ([]Claimed, error)

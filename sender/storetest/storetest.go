@@ -1008,6 +1008,25 @@ func testOrderedReplay(t *testing.T, s sender.Store) {
 		require.Equal(t, []sender.DeliveryID{want}, ids(c))
 		settle(t, s, "w", at(time.Minute), sender.Settlement{DeliveryID: want, Kind: sender.SettleDelivered})
 	}
+
+	// An older delivery replayed while a newer one is in flight waits for it, then
+	// goes before it when the newer one is retried.
+	var more []sender.DeliveryID
+	for i := 3; i < 5; i++ {
+		more = append(more, publish(t, s, at(2*time.Minute), event(fmt.Sprintf("evt_%d", i), "a.b"), "ep_fifo").Deliveries[0].ID)
+	}
+	require.Equal(t, more[0], claimOne(t, s, "w", at(2*time.Minute)).Delivery.ID)
+	settle(t, s, "w", at(2*time.Minute), sender.Settlement{DeliveryID: more[0], Kind: sender.SettleDead, Error: "x"})
+	require.Equal(t, more[1], claimOne(t, s, "w", at(2*time.Minute)).Delivery.ID)
+	n, err = s.Replay(ctx(t), sender.ReplayRequest{DeliveryID: more[0], Now: at(2 * time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Empty(t, claim(t, s, "w2", at(2*time.Minute), 10), "the replayed delivery waits while a newer one is in flight")
+	settle(t, s, "w", at(2*time.Minute), sender.Settlement{DeliveryID: more[1], Kind: sender.SettleRetry, NextAttemptAt: at(3 * time.Minute), Attempt: failedAttempt(at(2*time.Minute), 500)})
+	require.Equal(t, []sender.DeliveryID{more[0]}, ids(claim(t, s, "w", at(2*time.Minute), 10)), "then the older one goes first")
+	settle(t, s, "w", at(2*time.Minute), sender.Settlement{DeliveryID: more[0], Kind: sender.SettleDelivered})
+	require.Empty(t, claim(t, s, "w", at(2*time.Minute), 10), "the newer one keeps its retry time")
+	require.Equal(t, []sender.DeliveryID{more[1]}, ids(claim(t, s, "w", at(3*time.Minute), 10)))
 }
 
 func testOrderedConcurrent(t *testing.T, s sender.Store) {
