@@ -56,7 +56,7 @@ func runRandomOperations(t *testing.T, seed uint64, ops int) {
 	claimable := func(ds []sender.Delivery, epm map[string]sender.Endpoint) map[sender.DeliveryID]bool {
 		out := make(map[sender.DeliveryID]bool)
 		oldest := make(map[string]sender.Delivery) // oldest unsettled per endpoint
-		liveLease := make(map[string]int)         // deliveries in flight with a live lease
+		liveLease := make(map[string]int)          // deliveries in flight with a live lease
 		for _, d := range ds {
 			if d.State.Settled() {
 				continue
