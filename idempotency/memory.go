@@ -22,7 +22,8 @@ type MemoryConfig struct {
 	// full, its oldest completed key is evicted first (which may let a very
 	// late redelivery through); in-progress claims are never evicted: when a
 	// shard holds only live in-progress claims, Claim returns ErrFull.
-	// Defaults to 1,000,000 (roughly 100-150 MB at most).
+	// Defaults to 1,000,000, which takes about 170 MB when full of 38-byte
+	// event ids (budget roughly 130 bytes per key plus the key itself).
 	MaxKeys int
 	// Now is the clock used for leases and retention. Defaults to time.Now.
 	Now func() time.Time
@@ -83,8 +84,9 @@ const (
 	stateDone     uint8 = 2
 )
 
+// memEntry is 24 bytes: the owner's token is not stored but recomputed from
+// seq (see appendToken).
 type memEntry struct {
-	token   string
 	expires int64 // nanoseconds since MemoryStore.base: lease or retention expiry
 	seq     uint64
 	state   uint8
@@ -232,26 +234,38 @@ func (s *MemoryStore) Claim(ctx context.Context, key string, lease time.Duration
 	}
 	sh.seq++
 	expires := addDur(now, lease)
-	e = memEntry{token: s.token(sh), expires: expires, seq: sh.seq, state: stateProgress}
+	e = memEntry{expires: expires, seq: sh.seq, state: stateProgress}
 	sh.m[key] = e
 	if expires < sh.minLease {
 		sh.minLease = expires
 	}
 	sh.mu.Unlock()
-	return Claim{State: Claimed, Token: e.token}, nil
+	return Claim{State: Claimed, Token: s.token(sh, e.seq)}, nil
 }
 
-// token returns a token unique within s (and, thanks to the random prefix,
-// across stores): prefix, shard index, and the shard's sequence number. One
-// allocation.
-func (s *MemoryStore) token(sh *memShard) string {
-	var buf [64]byte
-	b := append(buf[:0], s.prefix...)
+// appendToken appends the token of claim number seq in shard sh: the
+// store's random prefix, the shard index and seq. Tokens are unique within s
+// and, thanks to the random prefix, across stores; they are not stored but
+// recomputed to check ownership.
+func (s *MemoryStore) appendToken(b []byte, sh *memShard, seq uint64) []byte {
+	b = append(b, s.prefix...)
 	b = append(b, '.')
 	b = append(b, sh.idx...)
 	b = append(b, '.')
-	b = strconv.AppendUint(b, sh.seq, 36)
-	return string(b)
+	return strconv.AppendUint(b, seq, 36)
+}
+
+// token returns the token of claim seq in sh (one allocation).
+func (s *MemoryStore) token(sh *memShard, seq uint64) string {
+	var buf [64]byte
+	return string(s.appendToken(buf[:0], sh, seq))
+}
+
+// owns reports whether token is the token of claim seq in sh, without
+// allocating.
+func (s *MemoryStore) owns(sh *memShard, seq uint64, token string) bool {
+	var buf [64]byte
+	return token != "" && string(s.appendToken(buf[:0], sh, seq)) == token
 }
 
 // makeRoomLocked frees one slot in a full shard: the oldest completed key
@@ -320,7 +334,7 @@ func (s *MemoryStore) Complete(ctx context.Context, key, token string, retention
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, err := sh.ownedLocked(key, token, now)
+	e, err := s.ownedLocked(sh, key, token, now)
 	if err != nil {
 		if errors.Is(err, errAlreadyDone) {
 			return nil
@@ -349,7 +363,7 @@ func (s *MemoryStore) Release(ctx context.Context, key, token string) error {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, err := sh.ownedLocked(key, token, now); err != nil {
+	if _, err := s.ownedLocked(sh, key, token, now); err != nil {
 		if errors.Is(err, errAlreadyDone) {
 			return ErrNotOwner
 		}
@@ -364,7 +378,7 @@ var errAlreadyDone = errors.New("already completed by this token")
 // ownedLocked returns key's entry when token holds its live in-progress
 // claim, errAlreadyDone when token completed it, or ErrNotFound/ErrNotOwner.
 // An expired entry is deleted.
-func (sh *memShard) ownedLocked(key, token string, now int64) (memEntry, error) {
+func (s *MemoryStore) ownedLocked(sh *memShard, key, token string, now int64) (memEntry, error) {
 	e, ok := sh.m[key]
 	if !ok {
 		return e, ErrNotFound
@@ -373,7 +387,7 @@ func (sh *memShard) ownedLocked(key, token string, now int64) (memEntry, error) 
 		delete(sh.m, key)
 		return e, ErrNotFound
 	}
-	if token == "" || e.token != token {
+	if !s.owns(sh, e.seq, token) {
 		return e, ErrNotOwner
 	}
 	if e.state == stateDone {
