@@ -8,6 +8,17 @@
 //		})
 //	}
 //
+// It checks endpoint round trips and errors; publish round trips (the payload
+// stored once per event, one delivery per event and endpoint, atomic refusal
+// of bad input); idempotency keys; claims (due time, limit, never one delivery
+// to two of 100 concurrent claimers); lease expiry and extension; every
+// settlement kind (a reschedule consumes no attempt, lost leases are refused,
+// malformed batches change nothing); endpoint health and disabling; dead
+// letters and replay (one, by endpoint, since a time); retention pruning;
+// FIFO order for Ordered endpoints (across retries, lost leases, replays and
+// 20 concurrent claimers); listing filters; the attempt log; NextDue; and,
+// for stores implementing sender.Notifier, wake-ups.
+//
 // The suite never sleeps: every time is passed explicitly, starting at a fixed
 // instant with microsecond precision (so databases that store microseconds
 // pass). Subtests run in parallel, each on its own store.
