@@ -162,6 +162,9 @@ func newTransport(base *http.Transport, dial dialFunc, maxConnsPerHost int) *htt
 	var t *http.Transport
 	if base != nil {
 		t = base.Clone()
+		if t.MaxConnsPerHost == 0 {
+			t.MaxConnsPerHost = maxConnsPerHost
+		}
 	} else {
 		t = &http.Transport{
 			ForceAttemptHTTP2:     true,

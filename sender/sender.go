@@ -109,7 +109,7 @@ type Config struct {
 	// Defaults to none.
 	AllowedHosts []string
 	// MaxConnsPerHost caps the connections to one host (keep-alive connections are reused).
-	// Defaults to 64. Ignored when HTTPClient is set.
+	// Defaults to 64. Ignored when HTTPClient is set, and when Transport sets its own.
 	MaxConnsPerHost int
 	// MaxResponseBytes is how much of a response body an attempt reads. Defaults to
 	// DefaultMaxResponseBytes (64 KiB).
@@ -334,39 +334,70 @@ func WithDeliverAt(t time.Time) PublishOption {
 // is subscribed). An invalid event fails with ErrInvalidEvent, an oversized one with
 // ErrPayloadTooLarge; then nothing is stored.
 func (s *Sender) Publish(ctx context.Context, e event.Event, opts ...PublishOption) (PublishResult, error) {
-	payload, o, err := s.prepare(e, opts)
+	req, err := s.request(ctx, e, "", opts)
 	if err != nil {
 		return PublishResult{}, err
 	}
-	eps, err := s.store.ListEndpoints(ctx, EndpointFilter{EventType: e.Type, Status: EndpointsEnabled})
-	if err != nil {
-		return PublishResult{}, fmt.Errorf("sender: listing endpoints: %w", err)
-	}
-	ids := make([]string, 0, len(eps))
-	for _, ep := range eps {
-		if !ep.Disabled && ep.Subscribed(e.Type) {
-			ids = append(ids, ep.ID)
-		}
-	}
-	return s.publish(ctx, e, payload, o, ids)
+	return s.publish(ctx, req)
 }
 
 // Send stores e and one delivery to the endpoint endpointID, whatever its subscriptions, and
 // wakes the dispatcher. It fails with ErrEndpointNotFound for an unknown endpoint and
 // ErrEndpointDisabled for a disabled one, and like Publish for a bad event.
 func (s *Sender) Send(ctx context.Context, endpointID string, e event.Event, opts ...PublishOption) (PublishResult, error) {
+	if endpointID == "" {
+		return PublishResult{}, fmt.Errorf("%w: empty endpoint id", ErrEndpointNotFound)
+	}
+	req, err := s.request(ctx, e, endpointID, opts)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	return s.publish(ctx, req)
+}
+
+// request validates and encodes e and builds the PublishRequest of Publish (endpointID "":
+// every enabled endpoint subscribed to e's type) or of Send (that endpoint, which must exist
+// and be enabled). It is shared by Publish, Send and their transactional twins.
+func (s *Sender) request(ctx context.Context, e event.Event, endpointID string, opts []PublishOption) (PublishRequest, error) {
 	payload, o, err := s.prepare(e, opts)
 	if err != nil {
-		return PublishResult{}, err
+		return PublishRequest{}, err
 	}
-	ep, err := s.store.GetEndpoint(ctx, endpointID)
-	if err != nil {
-		return PublishResult{}, err
+	var ids []string
+	if endpointID == "" {
+		eps, err := s.store.ListEndpoints(ctx, EndpointFilter{EventType: e.Type, Status: EndpointsEnabled})
+		if err != nil {
+			return PublishRequest{}, fmt.Errorf("sender: listing endpoints: %w", err)
+		}
+		ids = make([]string, 0, len(eps))
+		for _, ep := range eps {
+			if !ep.Disabled && ep.Subscribed(e.Type) {
+				ids = append(ids, ep.ID)
+			}
+		}
+	} else {
+		ep, err := s.store.GetEndpoint(ctx, endpointID)
+		if err != nil {
+			return PublishRequest{}, err
+		}
+		if ep.Disabled {
+			return PublishRequest{}, fmt.Errorf("%w: %s", ErrEndpointDisabled, endpointID)
+		}
+		ids = []string{endpointID}
 	}
-	if ep.Disabled {
-		return PublishResult{}, fmt.Errorf("%w: %s", ErrEndpointDisabled, endpointID)
-	}
-	return s.publish(ctx, e, payload, o, []string{endpointID})
+	now := s.clock.Now()
+	return PublishRequest{
+		Event: StoredEvent{
+			ID:             e.ID,
+			Type:           e.Type,
+			Payload:        payload,
+			CreatedAt:      now,
+			IdempotencyKey: o.idempotencyKey,
+		},
+		EndpointIDs:   ids,
+		Now:           now,
+		NextAttemptAt: o.deliverAt,
+	}, nil
 }
 
 // prepare validates e and encodes it once.
@@ -400,20 +431,9 @@ func (s *Sender) prepare(e event.Event, opts []PublishOption) ([]byte, publishOp
 	return payload, o, nil
 }
 
-func (s *Sender) publish(ctx context.Context, e event.Event, payload []byte, o publishOptions, ids []string) (PublishResult, error) {
-	now := s.clock.Now()
-	res, err := s.store.Publish(ctx, PublishRequest{
-		Event: StoredEvent{
-			ID:             e.ID,
-			Type:           e.Type,
-			Payload:        payload,
-			CreatedAt:      now,
-			IdempotencyKey: o.idempotencyKey,
-		},
-		EndpointIDs:   ids,
-		Now:           now,
-		NextAttemptAt: o.deliverAt,
-	})
+// publish stores req and wakes the dispatcher.
+func (s *Sender) publish(ctx context.Context, req PublishRequest) (PublishResult, error) {
+	res, err := s.store.Publish(ctx, req)
 	if err != nil {
 		return PublishResult{}, err
 	}
