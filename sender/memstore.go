@@ -787,24 +787,23 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]D
 			(f.BeforeID == 0 || d.id < f.BeforeID) &&
 			inRange(d.createdAt, f.Since, f.Until)
 	}
-	var found []*memDelivery
+	top := newTopK(limitOf(f.Limit), func(a, b *memDelivery) int { return cmpID(b.id, a.id) })
 	if f.EventID != "" {
 		if ev, ok := s.events[f.EventID]; ok {
 			for _, d := range ev.deliveries {
 				if match(d) {
-					found = append(found, d)
+					top.add(d)
 				}
 			}
 		}
 	} else {
 		for _, d := range s.deliveries {
 			if match(d) {
-				found = append(found, d)
+				top.add(d)
 			}
 		}
 	}
-	slices.SortFunc(found, func(a, b *memDelivery) int { return cmpID(b.id, a.id) })
-	found = found[:min(len(found), limitOf(f.Limit))]
+	found := top.result()
 	out := make([]Delivery, len(found))
 	for i, d := range found {
 		out[i] = s.delivery(d)
@@ -819,21 +818,35 @@ func (s *MemoryStore) ListAttempts(ctx context.Context, f AttemptFilter) ([]Atte
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Attempt
+	type entry struct {
+		seq int
+		a   *Attempt
+	}
+	// Newest first: by start time, then by log order.
+	top := newTopK(limitOf(f.Limit), func(x, y entry) int {
+		if c := y.a.StartedAt.Compare(x.a.StartedAt); c != 0 {
+			return c
+		}
+		return y.seq - x.seq
+	})
+	seq := 0
 	s.attempts.each(func(a *Attempt) {
+		seq++
 		if (f.EventID == "" || a.EventID == f.EventID) &&
 			(f.EndpointID == "" || a.EndpointID == f.EndpointID) &&
 			(f.DeliveryID == 0 || a.DeliveryID == f.DeliveryID) &&
 			(f.Outcome == "" || a.Outcome == f.Outcome) &&
 			(!f.Failed || a.Error != "") &&
 			inRange(toNano(a.StartedAt), f.Since, f.Until) {
-			out = append(out, *a)
+			top.add(entry{seq, a})
 		}
 	})
-	// Newest first: by start time, then by log order.
-	slices.Reverse(out)
-	slices.SortStableFunc(out, func(a, b Attempt) int { return b.StartedAt.Compare(a.StartedAt) })
-	return out[:min(len(out), limitOf(f.Limit))], nil
+	found := top.result()
+	out := make([]Attempt, len(found))
+	for i, e := range found {
+		out[i] = *e.a
+	}
+	return out, nil
 }
 
 // ListDeadLetters implements Store. It scans every delivery.
@@ -843,16 +856,7 @@ func (s *MemoryStore) ListDeadLetters(ctx context.Context, f DeadLetterFilter) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var found []*memDelivery
-	for _, d := range s.deliveries {
-		if d.state == StateDead &&
-			(f.EndpointID == "" || d.ep.ep.ID == f.EndpointID) &&
-			(f.EventType == "" || d.ev.ev.Type == f.EventType) &&
-			inRange(d.updatedAt, f.Since, f.Until) {
-			found = append(found, d)
-		}
-	}
-	slices.SortFunc(found, func(a, b *memDelivery) int {
+	top := newTopK(limitOf(f.Limit), func(a, b *memDelivery) int {
 		if a.updatedAt != b.updatedAt {
 			if a.updatedAt > b.updatedAt {
 				return -1
@@ -861,7 +865,15 @@ func (s *MemoryStore) ListDeadLetters(ctx context.Context, f DeadLetterFilter) (
 		}
 		return cmpID(b.id, a.id)
 	})
-	found = found[:min(len(found), limitOf(f.Limit))]
+	for _, d := range s.deliveries {
+		if d.state == StateDead &&
+			(f.EndpointID == "" || d.ep.ep.ID == f.EndpointID) &&
+			(f.EventType == "" || d.ev.ev.Type == f.EventType) &&
+			inRange(d.updatedAt, f.Since, f.Until) {
+			top.add(d)
+		}
+	}
+	found := top.result()
 	out := make([]Delivery, len(found))
 	for i, d := range found {
 		out[i] = s.delivery(d)
@@ -1110,4 +1122,38 @@ func (l *attemptLog) deleteFunc(del func(a *Attempt) bool) int {
 	removed := l.n - kept.n
 	*l = kept
 	return removed
+}
+
+// topK keeps the first k items in cmp order out of a stream, in O(n log k)
+// time and O(k) memory, so listing the newest 100 of a million deliveries
+// neither sorts nor copies the million.
+type topK[T any] struct {
+	k     int
+	cmp   func(a, b T) int
+	items []T
+}
+
+func newTopK[T any](k int, cmp func(a, b T) int) *topK[T] {
+	return &topK[T]{k: k, cmp: cmp}
+}
+
+func (t *topK[T]) add(x T) {
+	t.items = append(t.items, x)
+	if len(t.items) >= 2*t.k+64 {
+		t.trim()
+	}
+}
+
+func (t *topK[T]) trim() {
+	slices.SortFunc(t.items, t.cmp)
+	if len(t.items) > t.k {
+		clear(t.items[t.k:])
+		t.items = t.items[:t.k]
+	}
+}
+
+// result returns the kept items in order.
+func (t *topK[T]) result() []T {
+	t.trim()
+	return t.items
 }

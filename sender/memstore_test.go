@@ -270,3 +270,40 @@ func BenchmarkMemoryPerPendingDelivery(b *testing.B) {
 		})
 	}
 }
+
+func TestMemoryStoreListsTheNewestOfMany(t *testing.T) {
+	t.Parallel()
+	s := newMemStore(t, sender.Endpoint{ID: "ep"})
+	var ids []sender.DeliveryID
+	for i := range 1000 {
+		res, err := s.Publish(t.Context(), sender.PublishRequest{Event: memEvent(fmt.Sprint("evt_", i)), EndpointIDs: []string{"ep"}, Now: t0.Add(time.Duration(i) * time.Second)})
+		require.NoError(t, err)
+		ids = append(ids, res.Deliveries[0].ID)
+	}
+	ds, err := s.ListDeliveries(t.Context(), sender.DeliveryFilter{Limit: 10, BeforeID: ids[500]})
+	require.NoError(t, err)
+	require.Len(t, ds, 10)
+	for i, d := range ds {
+		require.Equal(t, ids[499-i], d.ID)
+	}
+	// Dead-letter 300 of them in one batch and list the most recent.
+	cs, err := s.Claim(t.Context(), sender.ClaimRequest{Owner: "w", Now: t0.Add(time.Hour), Limit: 300, Lease: time.Minute})
+	require.NoError(t, err)
+	sts := make([]sender.Settlement, len(cs))
+	for i, c := range cs {
+		sts[i] = sender.Settlement{DeliveryID: c.Delivery.ID, Kind: sender.SettleDead, Attempt: &sender.Attempt{StartedAt: t0.Add(time.Duration(i) * time.Millisecond)}}
+	}
+	require.NoError(t, s.Settle(t.Context(), sender.SettleRequest{Owner: "w", Now: t0.Add(time.Hour), Settlements: sts}))
+	dl, err := s.ListDeadLetters(t.Context(), sender.DeadLetterFilter{Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, dl, 5)
+	for i, d := range dl {
+		require.Equal(t, ids[299-i], d.ID, "same dead-letter time: highest id first")
+	}
+	as, err := s.ListAttempts(t.Context(), sender.AttemptFilter{Limit: 3})
+	require.NoError(t, err)
+	require.Len(t, as, 3)
+	for i, a := range as {
+		require.Equal(t, ids[299-i], a.DeliveryID, "latest start first")
+	}
+}
