@@ -428,14 +428,24 @@ func (s *MemoryStore) Publish(ctx context.Context, req PublishRequest) (PublishR
 	}
 	// Resolve endpoints first: nothing is stored if one is unknown.
 	eps := make([]*memEndpoint, 0, len(req.EndpointIDs))
+	var seen map[*memEndpoint]struct{} // for large fan-outs only
+	if len(req.EndpointIDs) > 16 {
+		seen = make(map[*memEndpoint]struct{}, len(req.EndpointIDs))
+	}
 	for _, id := range req.EndpointIDs {
 		me, ok := s.endpoints[id]
 		if !ok {
 			return PublishResult{}, fmt.Errorf("%w: %q", ErrEndpointNotFound, id)
 		}
-		if !slices.Contains(eps, me) {
-			eps = append(eps, me)
+		if seen != nil {
+			if _, dup := seen[me]; dup {
+				continue
+			}
+			seen[me] = struct{}{}
+		} else if slices.Contains(eps, me) {
+			continue
 		}
+		eps = append(eps, me)
 	}
 	ev, exists := s.events[e.ID]
 	if exists {
@@ -470,8 +480,15 @@ func (s *MemoryStore) Publish(ctx context.Context, req PublishRequest) (PublishR
 	if len(eps) > 0 {
 		res.Deliveries = make([]DeliveryRef, 0, len(eps))
 	}
+	var have map[*memEndpoint]struct{} // endpoints that already have a delivery of this event
+	if exists {
+		have = make(map[*memEndpoint]struct{}, len(ev.deliveries))
+		for _, d := range ev.deliveries {
+			have[d.ep] = struct{}{}
+		}
+	}
 	for _, me := range eps {
-		if exists && slices.ContainsFunc(ev.deliveries, func(d *memDelivery) bool { return d.ep == me }) {
+		if _, dup := have[me]; dup {
 			continue // one delivery per event and endpoint
 		}
 		s.lastID++

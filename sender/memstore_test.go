@@ -307,3 +307,20 @@ func TestMemoryStoreListsTheNewestOfMany(t *testing.T) {
 		require.Equal(t, ids[299-i], a.DeliveryID, "latest start first")
 	}
 }
+
+func TestMemoryStoreLargeFanOut(t *testing.T) {
+	t.Parallel()
+	s := newMemStore(t)
+	ids := make([]string, 0, 2000)
+	for i := range 1000 {
+		id := fmt.Sprint("ep_", i)
+		require.NoError(t, s.CreateEndpoint(t.Context(), sender.Endpoint{ID: id}))
+		ids = append(ids, id, id) // every id twice
+	}
+	res, err := s.Publish(t.Context(), sender.PublishRequest{Event: memEvent("evt_1"), EndpointIDs: ids, Now: t0})
+	require.NoError(t, err)
+	require.Len(t, res.Deliveries, 1000, "one delivery per endpoint")
+	res, err = s.Publish(t.Context(), sender.PublishRequest{Event: memEvent("evt_1"), EndpointIDs: ids, Now: t0})
+	require.NoError(t, err)
+	require.Empty(t, res.Deliveries, "republishing the event adds nothing")
+}
