@@ -104,3 +104,42 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProviderParse feeds arbitrary headers and bodies to every preset's
+// Parse and Challenge (which run after verification, but on data chosen by
+// the sender): they never panic, and what they accept has a valid id and a
+// printable type, with the raw payload as Data.
+func FuzzProviderParse(f *testing.F) {
+	presets := []receiver.Provider{
+		receiver.GitHub(nil), receiver.Stripe(nil), receiver.Shopify(nil), receiver.Slack(nil), receiver.StandardWebhooks(nil),
+	}
+	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1700000000}`), "d-1", "push", "e-1", "w-1", "orders/create")
+	f.Add([]byte(`{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}`), "", "", "", "", "")
+	f.Add([]byte(`{"type":"url_verification","challenge":"abc"}`), "a.b", "", "", "", "")
+	f.Add([]byte(`{"type":"user.created","timestamp":"2026-01-02T03:04:05Z"}`), "msg_1", "x", "", "", "")
+	f.Fuzz(func(t *testing.T, body []byte, id, typ, eventID, webhookID, topic string) {
+		h := http.Header{
+			"X-Github-Delivery":    {id},
+			"X-Github-Event":       {typ},
+			"X-Shopify-Event-Id":   {eventID},
+			"X-Shopify-Webhook-Id": {webhookID},
+			"X-Shopify-Topic":      {topic},
+			"Webhook-Id":           {id},
+		}
+		for _, p := range presets {
+			if p.Challenge != nil {
+				p.Challenge(h, body)
+			}
+			ev, err := p.Parse(h, body)
+			if err != nil {
+				continue
+			}
+			if event.ValidateID(ev.ID) != nil {
+				t.Fatalf("%s accepted invalid id %q", p.Name, ev.ID)
+			}
+			if ev.Type == "" || !bytes.Equal(ev.Data, body) {
+				t.Fatalf("%s: empty type or Data is not the raw payload", p.Name)
+			}
+		}
+	})
+}

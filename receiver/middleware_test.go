@@ -121,3 +121,36 @@ func TestMiddlewareRejectsAsyncOnlyConfig(t *testing.T) {
 	require.ErrorIs(t, err, receiver.ErrInvalidConfig)
 	_ = context.Background
 }
+
+func TestMiddlewareReportsToTheObserver(t *testing.T) {
+	t.Parallel()
+	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{SweepInterval: -1})
+	t.Cleanup(store.Close)
+	type note struct {
+		what string
+		err  error
+	}
+	notes := make(chan note, 10)
+	mw, err := receiver.Middleware(receiver.Config{Keys: receivertest.Keyring(""), Store: store, Logger: discardLogger(), Observer: receiver.Observer{
+		Accepted:  func(context.Context, receiver.Info) { notes <- note{what: "accepted"} },
+		Processed: func(_ context.Context, i receiver.Info) { notes <- note{what: "processed"} },
+		Failed:    func(_ context.Context, _ receiver.Info, err error) { notes <- note{what: "failed", err: err} },
+	}})
+	require.NoError(t, err)
+	status := http.StatusOK
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }))
+
+	serve(h, receivertest.NewRequest("", newEvent(t)))
+	require.Equal(t, "accepted", recv(t, notes).what)
+	require.Equal(t, "processed", recv(t, notes).what)
+
+	status = http.StatusBadGateway
+	serve(h, receivertest.NewRequest("", newEvent(t)))
+	require.Equal(t, "accepted", recv(t, notes).what)
+	n := recv(t, notes)
+	require.Equal(t, "failed", n.what)
+	var se *receiver.StatusError
+	require.ErrorAs(t, n.err, &se)
+	require.Equal(t, http.StatusBadGateway, se.Status)
+	require.Contains(t, se.Error(), "502")
+}
