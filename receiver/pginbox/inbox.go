@@ -377,9 +377,7 @@ func (in *Inbox) Enqueue(ctx context.Context, d receiver.Delivery) error {
 		in.pending.Add(-1)
 		return unavailable("enqueue", err)
 	}
-	in.mu.Lock()
-	in.broadcastLocked()
-	in.mu.Unlock()
+	in.wakeWaiters()
 	return nil
 }
 
@@ -604,6 +602,15 @@ func (in *Inbox) forget(id int64, claims int32) {
 	in.kickLocked()
 }
 
+// wakeWaiters wakes the waiting Dequeue callers of this process, if any.
+func (in *Inbox) wakeWaiters() {
+	in.mu.Lock()
+	if in.waiters > 0 {
+		in.broadcastLocked()
+	}
+	in.mu.Unlock()
+}
+
 func (in *Inbox) broadcastLocked() {
 	close(in.wake)
 	in.wake = make(chan struct{})
@@ -640,14 +647,17 @@ func (in *Inbox) Ack(ctx context.Context, d receiver.Delivery, o receiver.Outcom
 		if tag.RowsAffected() == 0 {
 			return ErrLeaseLost
 		}
-		in.mu.Lock()
-		in.broadcastLocked()
-		in.mu.Unlock()
+		in.wakeWaiters()
 	default:
 		return fmt.Errorf("pginbox: ack: unknown outcome %d", int(o))
 	}
 	return nil
 }
+
+// Durable reports true: the inbox keeps what it was given across restarts,
+// so a caller may treat an Abandoned delivery as still owed rather than lost
+// (see the notes for the receiver in this package's documentation).
+func (in *Inbox) Durable() bool { return true }
 
 // Claims reports how many times d was claimed from the inbox, this claim
 // included: more than 1 means an earlier consumer died, lost its lease or
@@ -730,4 +740,36 @@ func (in *Inbox) releaseRows(rows []claimed) error {
 		return unavailable("release", err)
 	}
 	return nil
+}
+
+// Stats describes the inbox table, for metrics and health checks.
+type Stats struct {
+	// Waiting is the number of deliveries ready to be claimed (never
+	// claimed, returned, or with an expired lease).
+	Waiting int64
+	// Leased is the number of deliveries held by a consumer under a live
+	// lease.
+	Leased int64
+	// OldestEnqueued is when the oldest stored delivery was enqueued; zero
+	// when the inbox is empty. Its age is the inbox's lag.
+	OldestEnqueued time.Time
+	// MaxClaims is the highest claim count of a stored delivery: a value
+	// that keeps growing points at an event that crashes its consumers.
+	MaxClaims int
+}
+
+// Stats reads Stats with one aggregate query over the whole table: call it
+// from a metrics loop, not per request.
+func (in *Inbox) Stats(ctx context.Context) (Stats, error) {
+	var (
+		st     Stats
+		oldest pgtype.Timestamptz
+		claims int32
+	)
+	err := in.pool.QueryRow(ctx, in.q.stats).Scan(&st.Waiting, &st.Leased, &oldest, &claims)
+	if err != nil {
+		return Stats{}, unavailable("stats", err)
+	}
+	st.OldestEnqueued, st.MaxClaims = fromTS(oldest), int(claims)
+	return st, nil
 }

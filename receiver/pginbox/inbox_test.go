@@ -255,16 +255,16 @@ func TestLeases(t *testing.T) {
 	t.Run("a live worker keeps its delivery for many leases, whatever became of its Dequeue context", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		a := b.inbox(t, pginbox.Config{Lease: 60 * time.Millisecond})
-		other := b.inbox(t, pginbox.Config{Lease: 60 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+		a := b.inbox(t, pginbox.Config{Lease: 300 * time.Millisecond})
+		other := b.inbox(t, pginbox.Config{Lease: 300 * time.Millisecond, PollInterval: 20 * time.Millisecond})
 		require.NoError(t, a.Enqueue(ctx, delivery(t, "invoice.paid")))
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		d, err := a.Dequeue(dctx)
 		cancel()
 		require.NoError(t, err)
 
-		// The other inbox looks for work for five lease periods.
-		octx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		// The other inbox looks for work for over three lease periods.
+		octx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		_, err = other.Dequeue(octx)
 		require.ErrorIs(t, err, context.DeadlineExceeded, "the renewed lease kept the delivery with its worker")
@@ -496,3 +496,27 @@ func TestAckErrors(t *testing.T) {
 }
 
 var _ = http.Header{}
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	in := b.inbox(t, pginbox.Config{})
+
+	st, err := in.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, pginbox.Stats{}, st, "an empty inbox")
+
+	before := time.Now()
+	for range 3 {
+		require.NoError(t, in.Enqueue(ctx, delivery(t, "invoice.paid")))
+	}
+	d := dequeue(t, in, ctx, 5*time.Second)
+	st, err = in.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), st.Waiting)
+	require.Equal(t, int64(1), st.Leased)
+	require.Equal(t, 1, st.MaxClaims)
+	require.WithinDuration(t, before, st.OldestEnqueued, 5*time.Second)
+	require.NoError(t, in.Ack(ctx, d, receiver.Processed))
+}

@@ -2,7 +2,7 @@ package pginbox
 
 // queries holds the inbox's SQL, built once per table.
 type queries struct {
-	enqueue, count, claim, nextDue, delete, release, releaseMany, extend string
+	enqueue, count, claim, nextDue, delete, release, releaseMany, extend, stats string
 }
 
 // Durations travel as bigint microseconds; times are the database's
@@ -54,5 +54,9 @@ SELECT pg_notify($4, '') FROM r LIMIT 1`,
 FROM unnest($1::bigint[], $2::integer[]) AS h(id, attempts)
 WHERE t.id = h.id AND t.attempts = h.attempts AND t.lease_owner = $4
 RETURNING t.id`,
+		stats: `SELECT count(*) FILTER (WHERE available_at <= statement_timestamp()),
+  count(*) FILTER (WHERE available_at > statement_timestamp()),
+  min(enqueued_at), coalesce(max(attempts), 0)
+FROM ` + t,
 	}
 }
