@@ -367,3 +367,18 @@ func TestAnEventWhoseLeaseExpiredIsStillRecorded(t *testing.T) {
 	require.Equal(t, idempotency.Done, c.State)
 	require.NotContains(t, b.logs.String(), "not recorded")
 }
+
+func TestAFailedReleaseIsLoggedAndTheAnswerIsStill503(t *testing.T) {
+	t.Parallel()
+	mem := idempotency.NewMemoryStore(idempotency.MemoryConfig{SweepInterval: -1})
+	t.Cleanup(mem.Close)
+	q := &recordingQueue{MemoryQueue: receiver.NewMemoryQueue(1), acks: make(chan receiver.Outcome, 1)}
+	q.fail.Store(true)
+	b := setup(t, nil, func(c *receiver.Config) {
+		c.Queue = q
+		c.Store = &faultyStore{Store: mem, releaseErr: fmt.Errorf("%w: timeout", idempotency.ErrUnavailable)}
+	})
+	rec := serve(b.h, receivertest.NewRequest("", newEvent(t)))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Contains(t, b.logs.String(), "release failed")
+}

@@ -318,7 +318,15 @@ func uncancellable(ctx context.Context) context.Context {
 
 // release gives up a claim, with a context that the client cannot cancel.
 func (p *pipeline) release(ctx context.Context, d *Delivery) {
-	if err := p.store.Release(uncancellable(ctx), d.Event.ID, d.Token); err != nil {
+	err := p.store.Release(uncancellable(ctx), d.Event.ID, d.Token)
+	switch {
+	case err == nil, errors.Is(err, idempotency.ErrNotFound):
+		// Released, or nobody holds the key any more (the lease ran out):
+		// either way a redelivery will be accepted.
+	case errors.Is(err, idempotency.ErrNotOwner):
+		p.log.LogAttrs(ctx, slog.LevelInfo, "webhook claim was already taken over after its lease ran out; nothing to release",
+			slog.String("event_id", d.Event.ID), slog.String("provider", d.Provider))
+	default:
 		p.log.LogAttrs(ctx, slog.LevelError, "webhook claim release failed; redeliveries are refused until the lease expires",
 			slog.String("event_id", d.Event.ID), slog.String("provider", d.Provider), slog.String("error", err.Error()))
 	}
