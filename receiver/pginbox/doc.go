@@ -19,16 +19,21 @@
 // lost: the sender saw a 2xx and never retries it. Nor does the claim help: it
 // is never completed, so with a memory idempotency store it vanishes with the
 // process, and with a shared store (Redis, PostgreSQL) it stays "in progress"
-// until Config.ClaimLease expires, during which a redelivery (a sender that
-// had timed out before reading the 202, a manual replay) is answered 202 as a
-// duplicate in progress and dropped too; only a redelivery after the lease
-// expired is processed. The memory queue suits events you can afford to lose
-// or can reconcile from the sender's API.
+// until the receiver's ClaimLease expires, during which every redelivery is
+// answered 202 as a duplicate in progress and dropped too: a manual replay,
+// a sender that timed out before reading the 202, and even the sender's own
+// retry when the process died after the claim but before the answer was
+// written. Only a redelivery after the lease expired is processed. The
+// memory queue suits events you can afford to lose or can reconcile from the
+// sender's API.
 //
 // With this inbox, "202 Accepted" means the event is committed in PostgreSQL:
 // Enqueue returns nil only after the INSERT committed (as durable as your
 // server's synchronous_commit setting makes any commit), and an event that
-// could not be stored is answered 503, so the sender retries it. Every stored
+// could not be stored is answered 503, so the sender retries it. (If the
+// process dies after the commit but before the 202 is written, the sender's
+// retry finds the claim in progress and is answered 202: the stored row is
+// processed all the same.) Every stored
 // event is then processed at least once, across crashes of any consumer: a
 // worker holds a dequeued event under a lease that the inbox renews while the
 // worker lives, and a consumer that dies stops renewing, so the event becomes
