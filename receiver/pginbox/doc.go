@@ -30,16 +30,19 @@
 // With this inbox, "202 Accepted" means the event is committed in PostgreSQL:
 // Enqueue returns nil only after the INSERT committed (as durable as your
 // server's synchronous_commit setting makes any commit), and an event that
-// could not be stored is answered 503, so the sender retries it. (If the
-// process dies after the commit but before the 202 is written, the sender's
-// retry finds the claim in progress and is answered 202: the stored row is
-// processed all the same.) Every stored
-// event is then processed at least once, across crashes of any consumer: a
-// worker holds a dequeued event under a lease that the inbox renews while the
-// worker lives, and a consumer that dies stops renewing, so the event becomes
-// claimable again at most Config.Lease later, by another replica or by the
-// restarted process. The row is deleted only by the Ack after the handler
-// succeeded (or the receiver dead-lettered the event).
+// could not be stored is answered 503, so the sender retries it. If the
+// process dies after the commit but before the 202 is written, the sender
+// retries: with a shared idempotency store the retry finds the claim in
+// progress and is answered 202, and the stored row is processed all the same;
+// with a memory store the claim died with the process, so the retry is stored
+// again and the event is processed twice.
+//
+// Every stored event is then processed at least once, across crashes of any
+// consumer: a worker holds a dequeued event under a lease that the inbox
+// renews while the worker lives, and a consumer that dies stops renewing, so
+// the event becomes claimable again at most Config.Lease later, by another
+// replica or by the restarted process. The row is deleted only by the Ack
+// after the handler succeeded (or the receiver dead-lettered the event).
 //
 // The receiver completes the idempotency claim after the handler succeeds and
 // then acks the inbox row. An event is therefore processed twice only when a
@@ -70,7 +73,8 @@
 // database), the time received, and the claim count, lease owner and
 // available_at. A row is claimable when available_at has passed: it is the
 // enqueue time while the row waits, and the lease expiry while a consumer
-// holds it, so an expired lease needs no sweeper.
+// holds it, so an expired lease needs no sweeper. Times come back in UTC with
+// PostgreSQL's microsecond precision.
 //
 // Dequeue claims with one statement, UPDATE … FROM (SELECT … ORDER BY
 // available_at, id LIMIT n FOR UPDATE SKIP LOCKED), through an index on
