@@ -45,8 +45,8 @@
 // after the handler succeeded (or the receiver dead-lettered the event).
 //
 // The receiver completes the idempotency claim after the handler succeeds and
-// then acks the inbox row. An event is therefore processed twice only when a
-// consumer dies, or loses its database connection for longer than the lease,
+// then acks the inbox row. Apart from the case above, an event is therefore
+// processed twice only when a consumer dies, or loses its database connection for longer than the lease,
 // between the handler's success and the Ack's commit: the row survives, is
 // claimed again, and the handler runs again (the dedupe happened on the
 // request path, not at dequeue). Make handlers idempotent for that window, or

@@ -154,3 +154,33 @@ func TestWithReceiver(t *testing.T) {
 		require.Eventually(t, func() bool { return b.rowsOf(t, second, ev.ID) == 0 }, 5*time.Second, 5*time.Millisecond)
 	})
 }
+
+func TestDatabaseFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("without its table the inbox reports ErrUnavailable and the receiver answers 503", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		in, err := pginbox.New(ctx, pginbox.Config{Pool: b.pool, Schema: b.schema, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = in.Close() })
+		// No Migrate: every statement fails.
+		require.ErrorIs(t, in.Enqueue(ctx, delivery(t, "invoice.paid")), pginbox.ErrUnavailable)
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err = in.Dequeue(dctx)
+		require.ErrorIs(t, err, pginbox.ErrUnavailable)
+		_, err = in.Stats(ctx)
+		require.ErrorIs(t, err, pginbox.ErrUnavailable)
+
+		h := newReceiver(t, receiver.Config{
+			Queue:   in,
+			Handler: receiver.HandlerFunc(func(context.Context, event.Event) error { return nil }),
+		})
+		t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, receivertest.NewRequest("", receivertest.NewEvent("invoice.paid", map[string]any{"n": 1})))
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "never a 2xx for an event that was not stored")
+	})
+}
