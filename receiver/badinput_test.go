@@ -242,3 +242,32 @@ func TestCloudEventsHandshake(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+func TestContentTypes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, nil)
+	tests := []struct {
+		ctype string
+		want  int
+	}{
+		{ctype: "application/json", want: 202},
+		{ctype: "Application/JSON; charset=utf-8", want: 202},
+		{ctype: "application/json;charset=UTF-8", want: 202},
+		{ctype: "application/cloudevents+json", want: 202},
+		{ctype: "application/vnd.api+json; charset=utf-8", want: 202},
+		{ctype: "application/json-seq", want: 415},
+		{ctype: "text/json", want: 415},
+		{ctype: "application/+json", want: 415},
+		{ctype: "application/x-www-form-urlencoded", want: 415},
+		{ctype: "multipart/form-data; boundary=x", want: 415},
+		{ctype: "", want: 415},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ctype, func(t *testing.T) {
+			t.Parallel()
+			r := receivertest.NewRequest("", newEvent(t))
+			r.Header.Set("Content-Type", tt.ctype)
+			require.Equal(t, tt.want, serve(b.h, r).Code)
+		})
+	}
+}

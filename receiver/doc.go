@@ -38,10 +38,11 @@
 // # Delivery guarantees
 //
 //   - Handler with the default MemoryQueue: an event answered 202 is
-//     processed at least once by this process unless the process dies (or
-//     Shutdown's deadline passes) first; then it is lost, because the
-//     sender saw a 2xx. Use it where losing an event in a crash is
-//     acceptable, or reconcile from the sender's API.
+//     processed by this process (retried, then dead-lettered if it keeps
+//     failing) unless the process dies, or Shutdown's deadline passes,
+//     first; then it is lost, because the sender saw a 2xx. Use it where
+//     losing an event in a crash is acceptable, or reconcile from the
+//     sender's API.
 //   - Handler with a durable Queue (an inbox in PostgreSQL, which implements
 //     Queue: Enqueue stores the event before the 202, workers claim from
 //     it with a lease and Ack when done): at-least-once across crashes.
@@ -49,9 +50,12 @@
 //     so a crash means no 2xx and the sender retries: at-least-once, with
 //     the handler's latency on the request.
 //
-// In every mode the idempotency store makes processing at-most-once per
-// retention window for a given event id while the store keeps its keys
-// (a shared Redis or PostgreSQL store extends this across replicas).
+// In every mode the idempotency store keeps a redelivered event id from
+// being processed again for the Retention window, and from being processed
+// twice at the same time while its claim's lease (ClaimLease) lasts; a
+// shared Redis or PostgreSQL store extends this across replicas. A handler
+// that outlives the lease may run concurrently with a redelivery: size
+// ClaimLease above the longest processing, retries included.
 //
 // # Providers
 //

@@ -67,7 +67,12 @@ func (o Outcome) String() string {
 // (for example in PostgreSQL) implements the same interface, so that an
 // event is recorded before the sender is answered 202 and survives a crash.
 //
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use. A Queue that loses what
+// it holds when the process stops (like MemoryQueue) should also have a
+// method TryDequeue() (Delivery, bool): after the shutdown deadline the
+// Handler drains it and releases the claims of what is left, so the
+// sender's redeliveries are processed. A durable queue should not: its
+// deliveries wait for the next start.
 type Queue interface {
 	// Enqueue records d for processing. It runs on the request path and must
 	// not block for long: when there is no room it returns an error wrapping
