@@ -68,9 +68,9 @@ type GenericHMACConfig struct {
 	// Now, both directions, strictly greater-than. Only used with
 	// TimestampHeader. Defaults to DefaultTolerance (5 minutes).
 	Tolerance time.Duration
-	// Template is the signed content: PlaceholderBody exactly once, and
-	// PlaceholderTimestamp (only with TimestampHeader) anywhere else, at
-	// most 256 bytes. Defaults to "{body}", or "{timestamp}.{body}" with a
+	// Template is the signed content: PlaceholderBody exactly once and,
+	// with a TimestampHeader (and only then), PlaceholderTimestamp at least
+	// once, at most 256 bytes. Defaults to "{body}", or "{timestamp}.{body}" with a
 	// TimestampHeader.
 	Template string
 	// Now is the clock for the tolerance. Defaults to time.Now.
@@ -136,6 +136,11 @@ func newGeneric(cfg GenericHMACConfig, name string) (*GenericHMAC, error) {
 	}
 	if cfg.TimestampHeader == "" && strings.Contains(cfg.Template, PlaceholderTimestamp) {
 		return nil, fmt.Errorf("signature: %s: Template uses %s but TimestampHeader is empty", name, PlaceholderTimestamp)
+	}
+	if cfg.TimestampHeader != "" && !strings.Contains(cfg.Template, PlaceholderTimestamp) {
+		// An unsigned timestamp could be rewritten by anyone, which would
+		// make the tolerance check worthless.
+		return nil, fmt.Errorf("signature: %s: TimestampHeader is set but Template does not sign %s", name, PlaceholderTimestamp)
 	}
 	pre, post, _ := strings.Cut(cfg.Template, PlaceholderBody)
 	g := &GenericHMAC{

@@ -343,6 +343,7 @@ func TestGenericHMAC(t *testing.T) {
 			"a template without the body":      {Secrets: []string{"s"}, Header: "X", Template: "{timestamp}"},
 			"a template with the body twice":   {Secrets: []string{"s"}, Header: "X", Template: "{body}{body}"},
 			"a timestamp without its header":   {Secrets: []string{"s"}, Header: "X", Template: "{timestamp}.{body}"},
+			"a timestamp header left unsigned": {Secrets: []string{"s"}, Header: "X", TimestampHeader: "X-Ts", Template: "{body}"},
 			"an unknown hash":                  {Secrets: []string{"s"}, Header: "X", Hash: 9},
 			"an unknown encoding":              {Secrets: []string{"s"}, Header: "X", Encoding: 9},
 			"a negative tolerance":             {Secrets: []string{"s"}, Header: "X", Tolerance: -1},
