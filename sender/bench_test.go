@@ -75,61 +75,102 @@ func BenchmarkThroughput(b *testing.B) {
 
 	// sender: the dispatcher drains a backlog of b.N published deliveries (publishing is not
 	// timed): the delivery rate itself.
-	b.Run("sender", func(b *testing.B) { benchSender(b, srv.URL, e, workers, false) })
+	b.Run("sender", func(b *testing.B) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		report(b, b.N, runSender(b, srv.URL, e, workers, b.N, false))
+	})
 	// sender-publishing: the same, with the events published while the dispatcher runs (one
 	// publisher goroutine, timed): publish (validation, encoding, store) plus delivery.
-	b.Run("sender-publishing", func(b *testing.B) { benchSender(b, srv.URL, e, workers, true) })
+	b.Run("sender-publishing", func(b *testing.B) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		report(b, b.N, runSender(b, srv.URL, e, workers, b.N, true))
+	})
 	b.Run("bare-client", func(b *testing.B) {
 		b.ReportAllocs()
-		body, err := e.MarshalJSON()
-		if err != nil {
-			b.Fatal(err)
-		}
-		signer, err := signature.NewSigner(signature.SignerConfig{Keys: signature.MustKeyring(benchSecret)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tr := &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64, MaxIdleConns: 1024}
-		defer tr.CloseIdleConnections()
-		client := &http.Client{Transport: tr, Timeout: 15 * time.Second}
-		var next atomic.Int64
-		var wg sync.WaitGroup
 		b.ResetTimer()
-		start := time.Now()
-		for range workers {
-			wg.Go(func() {
-				for next.Add(1) <= int64(b.N) {
-					req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("User-Agent", "hookkit/"+sender.Version)
-					if err := signer.SignHeader(req.Header, e.ID, time.Now(), body); err != nil {
-						b.Error(err)
-						return
-					}
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-					resp.Body.Close()
-				}
-			})
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		b.StopTimer()
-		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+		report(b, b.N, runBare(b, srv.URL, e, workers, b.N))
 	})
 }
 
-func benchSender(b *testing.B, url string, e event.Event, workers int, publishTimed bool) {
+// BenchmarkThroughputInterleaved runs the sender (backlog) and the bare client loop in
+// alternating rounds of 2,000 deliveries, b.N rounds each, so both see the same machine load,
+// and reports both rates and their ratio. Use it on a shared, noisy machine:
+// -benchtime=10x.
+func BenchmarkThroughputInterleaved(b *testing.B) {
+	const workers, round = 32, 2000
+	srv := okServer()
+	defer srv.Close()
+	e := benchEvent(b, 1024)
 	b.ReportAllocs()
-	obs := &countingObserver{target: int64(b.N), done: make(chan struct{})}
+	var tSender, tBare time.Duration
+	b.ResetTimer()
+	for range b.N {
+		tSender += runSender(b, srv.URL, e, workers, round, false)
+		tBare += runBare(b, srv.URL, e, workers, round)
+	}
+	b.StopTimer()
+	n := float64(b.N * round)
+	b.ReportMetric(n/tSender.Seconds(), "sender-deliveries/s")
+	b.ReportMetric(n/tBare.Seconds(), "bare-deliveries/s")
+	b.ReportMetric(tBare.Seconds()/tSender.Seconds(), "sender/bare")
+}
+
+func report(b *testing.B, n int, elapsed time.Duration) {
+	b.StopTimer()
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "deliveries/s")
+}
+
+// runBare sends n signed POSTs with workers goroutines on a fresh client and returns the time
+// taken.
+func runBare(b *testing.B, url string, e event.Event, workers, n int) time.Duration {
+	body, err := e.MarshalJSON()
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := signature.NewSigner(signature.SignerConfig{Keys: signature.MustKeyring(benchSecret)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64, MaxIdleConns: 1024}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("User-Agent", "hookkit/"+sender.Version)
+				if err := signer.SignHeader(req.Header, e.ID, time.Now(), body); err != nil {
+					b.Error(err)
+					return
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// runSender delivers n events through a new Sender and returns the time from Run to the last
+// delivery; publishing is timed only when publishTimed.
+func runSender(b *testing.B, url string, e event.Event, workers, n int, publishTimed bool) time.Duration {
+	obs := &countingObserver{target: int64(n), done: make(chan struct{})}
 	s, err := sender.New(sender.Config{
 		AllowPrivateNetworks: true, Workers: workers, Observer: obs, Logger: slog.New(slog.DiscardHandler),
 	})
@@ -141,11 +182,12 @@ func benchSender(b *testing.B, url string, e event.Event, workers int, publishTi
 		b.Fatal(err)
 	}
 	publish := func() {
-		for i := range b.N {
+		for i := range n {
 			ev := e
 			ev.ID = "evt_bench_" + strconv.Itoa(i)
 			if _, err := s.Publish(ctx, ev); err != nil {
-				b.Fatal(err)
+				b.Error(err)
+				return
 			}
 		}
 	}
@@ -153,7 +195,6 @@ func benchSender(b *testing.B, url string, e event.Event, workers int, publishTi
 		publish()
 	}
 	runDone := make(chan error, 1)
-	b.ResetTimer()
 	start := time.Now()
 	go func() { runDone <- s.Run(ctx) }()
 	if publishTimed {
@@ -161,14 +202,13 @@ func benchSender(b *testing.B, url string, e event.Event, workers int, publishTi
 	}
 	<-obs.done
 	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
 	if err := s.Shutdown(ctx); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-runDone; err != nil {
 		b.Fatal(err)
 	}
+	return elapsed
 }
 
 // BenchmarkNoisyNeighbour measures the latency (publish to arrival) of deliveries to 100

@@ -46,8 +46,17 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer close(s.done)
 	defer cancel()
 
-	d := &dispatcher{s: s, slotFreed: make(chan struct{}, 1), inflight: make(map[DeliveryID]struct{})}
-	d.group.SetLimit(s.cfg.Workers)
+	d := &dispatcher{s: s, slotFreed: make(chan struct{}, 1), inflight: make(map[DeliveryID]struct{}), jobs: make(chan job)}
+	// A fixed pool of Workers goroutines (their stacks stay grown for the HTTP path) takes the
+	// admitted deliveries; the loop never hands out more than are idle.
+	for range s.cfg.Workers {
+		d.group.Go(func() error {
+			for j := range d.jobs {
+				d.run(attemptCtx, j)
+			}
+			return nil
+		})
+	}
 
 	var hb sync.WaitGroup
 	hbStop := make(chan struct{})
@@ -67,6 +76,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		cancel()
 		<-loopDone
 	}
+	close(d.jobs)
 	_ = d.group.Wait()
 	close(hbStop)
 	hb.Wait()
@@ -104,7 +114,8 @@ func (s *Sender) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 // dispatcher is the state of one Run.
 type dispatcher struct {
 	s         *Sender
-	group     errgroup.Group // bounds attempts in flight to Config.Workers
+	group     errgroup.Group // the worker pool: Config.Workers goroutines
+	jobs      chan job
 	active    atomic.Int64
 	slotFreed chan struct{}
 
@@ -208,15 +219,22 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, claimed []Clai
 		}
 		d.track(c.Delivery.ID, true)
 		d.active.Add(1)
-		d.group.Go(func() error {
-			defer d.finished(c.Delivery.ID)
-			d.work(ctx, c, tk)
-			return nil
-		})
+		d.jobs <- job{c: c, tk: tk}
 	}
 	if len(rejected) > 0 {
 		d.settle(ctx, now, rejected...)
 	}
+}
+
+// job is an admitted delivery for a worker.
+type job struct {
+	c  *Claimed
+	tk ticket
+}
+
+func (d *dispatcher) run(ctx context.Context, j job) {
+	defer d.finished(j.c.Delivery.ID)
+	d.work(ctx, j.c, j.tk)
 }
 
 func (d *dispatcher) track(id DeliveryID, add bool) {
