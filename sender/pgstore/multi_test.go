@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +27,6 @@ type recorder struct {
 	ids      map[string]int
 	slowFrom string // requests from this instance are slowed down
 	srv      *httptest.Server
-	total    atomic.Int64
 	allSeen  chan struct{}
 	want     int
 	seenOnce sync.Once
@@ -267,5 +265,5 @@ func TestThreeInstancesDeliverEverythingOnceAtATime(t *testing.T) {
 	}
 	t.Logf("crashed instance: %d deliveries claimed, %d requests sent before dying; %d webhook-ids repeated by the survivors",
 		len(orphaned), fromC, dups)
-	require.Equal(t, events+fromC, len(rec.reqs), fmt.Sprintf("requests = events + the crashed instance's unsettled ones"))
+	require.Equal(t, events+fromC, len(rec.reqs), "requests = events + the crashed instance's unsettled ones")
 }

@@ -15,16 +15,22 @@ const deliveryCols = `id, event_id, event_type, endpoint_id, state, attempts, ne
 	lease_owner, lease_expires_at, last_error, last_status_code, created_at, updated_at`
 
 // claimable is the filter shared by both halves of the claim: the endpoint is
-// enabled, and for an ordered endpoint the delivery is its oldest unsettled one.
-// (Written as min(id) so that the planner reads the first entry of the partial
-// index deliveries_unsettled_idx; a NOT EXISTS (… id < d.id) lets it walk the
-// primary key backwards over every settled delivery instead.)
+// enabled, and for an ordered endpoint the delivery is its oldest unsettled one
+// and no other delivery of the endpoint holds a live lease. Each subquery reads
+// the first entries of one (endpoint_id, state) range of the partial index
+// deliveries_unsettled_idx, however many deliveries the endpoint has. (min(id)
+// rather than NOT EXISTS (… id < d.id), which lets the planner walk the primary
+// key backwards over every settled delivery.)
 const claimable = `EXISTS (
 		SELECT 1 FROM {s}.endpoints e
 		WHERE e.id = d.endpoint_id AND NOT e.disabled
-		  AND (NOT e.ordered OR d.id = (
-			SELECT min(p.id) FROM {s}.deliveries p
-			WHERE p.endpoint_id = d.endpoint_id AND p.state IN (1, 2))))`
+		  AND (NOT e.ordered OR (
+			d.id = LEAST(
+				(SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = 1),
+				(SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = 2))
+			AND NOT EXISTS (
+				SELECT 1 FROM {s}.deliveries q
+				WHERE q.endpoint_id = d.endpoint_id AND q.state = 2 AND q.lease_expires_at > $1 AND q.id <> d.id))))`
 
 func buildQueries(schema string) queries {
 	r := strings.NewReplacer("{s}", schema)
@@ -98,13 +104,15 @@ func buildQueries(schema string) queries {
 		extend: `UPDATE {s}.deliveries SET lease_expires_at = $4
 			WHERE id = ANY($1::bigint[]) AND state = 2 AND lease_owner = $2 AND lease_expires_at > $3
 			RETURNING id`,
-		// $1 now, $2 owner, $3 notify?, $4 channel, then the settlement arrays.
+		// $1 notify?, $2 channel, $3 health granularity, then one array per column of
+		// the settlements (several Settle calls coalesced: owner and now per item).
 		settle: `WITH input AS (
-				SELECT * FROM unnest($5::bigint[], $6::smallint[], $7::timestamptz[], $8::text[], $9::smallint[],
-					$10::text[], $11::boolean[], $12::timestamptz[], $13::bigint[], $14::integer[], $15::text[],
-					$16::text[], $17::timestamptz[], $18::text[])
-				WITH ORDINALITY AS i(id, kind, next_at, err, health, disable, has_att, a_started, a_dur,
-					a_status, a_err, a_snip, a_next, a_outcome, ord)
+				SELECT * FROM unnest($4::bigint[], $5::text[], $6::timestamptz[], $7::smallint[],
+					$8::timestamptz[], $9::text[], $10::smallint[], $11::text[], $12::boolean[],
+					$13::timestamptz[], $14::bigint[], $15::integer[], $16::text[], $17::text[],
+					$18::timestamptz[], $19::text[])
+				WITH ORDINALITY AS i(id, owner, now, kind, next_at, err, health, disable, has_att,
+					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
 			), upd AS (
 				UPDATE {s}.deliveries d SET
 					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE 1 END,
@@ -114,9 +122,9 @@ func buildQueries(schema string) queries {
 					lease_expires_at = NULL,
 					last_error = CASE WHEN i.kind IN (2, 4) THEN i.err ELSE d.last_error END,
 					last_status_code = CASE WHEN i.has_att THEN i.a_status ELSE d.last_status_code END,
-					updated_at = $1
+					updated_at = i.now
 				FROM input i
-				WHERE d.id = i.id AND d.state = 2 AND d.lease_owner = $2 AND d.lease_expires_at > $1
+				WHERE d.id = i.id AND d.state = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
 				RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
 			), att AS (
 				INSERT INTO {s}.attempts (delivery_id, event_id, endpoint_id, n, started_at, duration_ns,
@@ -126,30 +134,46 @@ func buildQueries(schema string) queries {
 				FROM upd u JOIN input i ON i.id = u.id
 				WHERE i.has_att
 				ORDER BY i.ord
-			), health AS (
-				SELECT u.endpoint_id,
-					bool_or(i.health = 1) AS succ,
-					bool_or(i.health = 2) AS fail,
-					(array_agg(i.health ORDER BY i.ord DESC) FILTER (WHERE i.health <> 0))[1] AS last_h,
-					(array_agg(i.disable ORDER BY i.ord) FILTER (WHERE i.disable <> ''))[1] AS dis
+			), hi AS (
+				SELECT u.endpoint_id, i.*,
+					max(i.ord) FILTER (WHERE i.health = 1) OVER (PARTITION BY u.endpoint_id) AS last_succ_ord
 				FROM upd u JOIN input i ON i.id = u.id
 				WHERE i.health <> 0 OR i.disable <> ''
-				GROUP BY u.endpoint_id
+			), health AS (
+				SELECT endpoint_id,
+					max(now) FILTER (WHERE health = 1) AS succ_at,
+					max(now) FILTER (WHERE health = 2) AS fail_at,
+					(array_agg(health ORDER BY ord DESC) FILTER (WHERE health <> 0))[1] AS last_h,
+					min(now) FILTER (WHERE health = 2 AND ord > coalesce(last_succ_ord, 0)) AS failing_from,
+					bool_or(health = 1) AS succ,
+					(array_agg(disable ORDER BY ord) FILTER (WHERE disable <> ''))[1] AS dis,
+					(array_agg(now ORDER BY ord) FILTER (WHERE disable <> ''))[1] AS dis_at
+				FROM hi GROUP BY endpoint_id
 			), ep AS (
 				UPDATE {s}.endpoints e SET
-					last_success_at = CASE WHEN h.succ THEN $1 ELSE e.last_success_at END,
-					last_failure_at = CASE WHEN h.fail THEN $1 ELSE e.last_failure_at END,
+					last_success_at = coalesce(h.succ_at, e.last_success_at),
+					last_failure_at = coalesce(h.fail_at, e.last_failure_at),
 					failing_since = CASE h.last_h
 						WHEN 1 THEN NULL
-						WHEN 2 THEN CASE WHEN h.succ THEN $1 ELSE coalesce(e.failing_since, $1) END
+						WHEN 2 THEN CASE WHEN h.succ THEN h.failing_from ELSE coalesce(e.failing_since, h.failing_from) END
 						ELSE e.failing_since END,
 					disabled = e.disabled OR h.dis IS NOT NULL,
 					disabled_reason = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN h.dis ELSE e.disabled_reason END,
-					disabled_at = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN $1 ELSE e.disabled_at END
+					disabled_at = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN h.dis_at ELSE e.disabled_at END
 				FROM health h WHERE e.id = h.endpoint_id
+				-- Skip rewriting a busy endpoint's row when only a recent timestamp would move
+				-- ($3 = Config.HealthGranularity): every settle would otherwise queue on it.
+				AND NOT (
+					h.dis IS NULL
+					AND (h.succ_at IS NULL OR e.last_success_at > h.succ_at - $3::interval)
+					AND (h.fail_at IS NULL OR e.last_failure_at > h.fail_at - $3::interval)
+					AND (h.last_h IS NULL
+						OR (h.last_h = 1 AND e.failing_since IS NULL)
+						OR (h.last_h = 2 AND NOT h.succ AND e.failing_since IS NOT NULL))
+				)
 			)
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
-				CASE WHEN $3 THEN (SELECT count(*) FROM pg_notify($4, '')) ELSE 0 END`,
+				CASE WHEN $1 THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
 		nextDue: `SELECT LEAST(
 				(SELECT min(next_attempt_at) FROM {s}.deliveries WHERE state = 1),
 				(SELECT min(lease_expires_at) FROM {s}.deliveries WHERE state = 2))`,

@@ -24,9 +24,14 @@ const (
 	DefaultSchema = "hookkit"
 	// DefaultPollInterval is how often Notify fires without a notification.
 	DefaultPollInterval = time.Second
+	// DefaultHealthGranularity is the default of Config.HealthGranularity.
+	DefaultHealthGranularity = 250 * time.Millisecond
 	// DefaultPruneBatch is how many rows one DELETE statement of Prune removes.
 	DefaultPruneBatch = 5000
 )
+
+// settleFlushers is how many coalesced settle statements may run at once.
+const settleFlushers = 2
 
 // ErrInvalidConfig reports a Config that New cannot use.
 var ErrInvalidConfig = errors.New("pgstore: invalid config")
@@ -50,6 +55,18 @@ type Config struct {
 	// DisableListener turns LISTEN/NOTIFY off: Notify then fires after this process's
 	// own writes and every PollInterval only. Defaults to false (listening).
 	DisableListener bool
+	// DisableSettleBatching makes every Settle call its own statement. By default,
+	// concurrent Settle calls on one Store are coalesced into one statement (see
+	// Store.Settle). Defaults to false.
+	DisableSettleBatching bool
+	// HealthGranularity lets Settle skip rewriting an endpoint's LastSuccessAt or
+	// LastFailureAt when the stored time is less than this much older than the
+	// settlement's and nothing else about the endpoint's health changes (FailingSince,
+	// disabling). Without it, every settle of a busy endpoint would rewrite — and
+	// queue on — the same row. Those two times may then lag by up to this much;
+	// FailingSince and disabling are always exact. Negative means always rewrite.
+	// Defaults to DefaultHealthGranularity (250 ms).
+	HealthGranularity time.Duration
 	// PruneBatch caps the rows one DELETE statement of Prune removes, keeping locks
 	// and WAL bursts short on big tables. Defaults to DefaultPruneBatch (5000).
 	PruneBatch int
@@ -74,6 +91,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
 	}
+	if c.HealthGranularity == 0 {
+		c.HealthGranularity = DefaultHealthGranularity
+	}
+	if c.HealthGranularity < 0 {
+		c.HealthGranularity = 0
+	}
 	if c.PruneBatch < 0 {
 		return c, fmt.Errorf("%w: PruneBatch must not be negative", ErrInvalidConfig)
 	}
@@ -97,6 +120,9 @@ type Store struct {
 
 	mu   sync.Mutex
 	wake chan struct{}
+
+	settleQ chan *settleCall // nil when Config.DisableSettleBatching
+	closing chan struct{}
 
 	cancel    context.CancelFunc
 	done      sync.WaitGroup
@@ -123,6 +149,7 @@ func New(cfg Config) (*Store, error) {
 		logger:     cfg.Logger,
 		cfg:        cfg,
 		wake:       make(chan struct{}),
+		closing:    make(chan struct{}),
 	}
 	s.q = buildQueries(s.schema)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -133,6 +160,13 @@ func New(cfg Config) (*Store, error) {
 		s.done.Add(1)
 		go s.listen(ctx)
 	}
+	if !cfg.DisableSettleBatching {
+		s.settleQ = make(chan *settleCall, 1024)
+		for range settleFlushers {
+			s.done.Add(1)
+			go s.settleLoop(ctx)
+		}
+	}
 	return s, nil
 }
 
@@ -140,6 +174,7 @@ func New(cfg Config) (*Store, error) {
 // close the pool. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.closing)
 		s.cancel()
 		s.done.Wait()
 	})

@@ -71,8 +71,9 @@ CREATE INDEX deliveries_endpoint_idx ON {{schema}}.deliveries (endpoint_id, id);
 CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at, id) WHERE state = 1;
 -- The claim of expired leases, and NextDue.
 CREATE INDEX deliveries_in_flight_idx ON {{schema}}.deliveries (lease_expires_at, id) WHERE state = 2;
--- Ordered endpoints: the oldest unsettled delivery of an endpoint.
-CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, id) WHERE state IN (1, 2);
+-- Ordered endpoints: the oldest pending and in-flight deliveries of an endpoint,
+-- and whether one holds a live lease.
+CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2);
 -- Dead letters by dead-letter time (listing, replay since, prune).
 CREATE INDEX deliveries_dead_idx ON {{schema}}.deliveries (updated_at, id) WHERE state = 4;
 -- Pruning of delivered deliveries.
