@@ -271,3 +271,19 @@ func TestContentTypes(t *testing.T) {
 		})
 	}
 }
+
+func TestHandshakeHonoursTheSourceAllowList(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, func(c *receiver.Config) {
+		c.Handshake = &receiver.Handshake{AllowedOrigins: []string{"events.example.com"}}
+		c.AllowedSources = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	})
+	r := httptest.NewRequest(http.MethodOptions, "/webhook", nil)
+	r.Header.Set("WebHook-Request-Origin", "events.example.com")
+	rec := serve(b.h, r)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Empty(t, rec.Header().Get("WebHook-Allowed-Rate"), "no rate configured")
+
+	r.RemoteAddr = "203.0.113.1:1"
+	require.Equal(t, http.StatusForbidden, serve(b.h, r).Code)
+}

@@ -75,6 +75,10 @@ type admitted struct {
 func (p *pipeline) admit(w http.ResponseWriter, r *http.Request) (a admitted, ok bool) {
 	if r.Method != http.MethodPost {
 		if r.Method == http.MethodOptions && p.handshake != nil {
+			if !p.sources.allow(r) {
+				p.reject(w, r, http.StatusForbidden, reasonSource, nil)
+				return a, false
+			}
 			p.serveHandshake(w, r)
 			return a, false
 		}
