@@ -21,8 +21,10 @@
 // key and produces the webhook-signature header ("v1,<base64> v1a,<base64>").
 // A StandardVerifier accepts the request when any of the first MaxEntries
 // entries matches any active key and the timestamp is within Tolerance
-// (default five minutes, both directions, strictly greater-than fails).
-// Headers are read as webhook-* or, failing that, svix-*.
+// (default five minutes, in both directions; only a distance strictly greater
+// than the tolerance fails, so with whole seconds ±300 s passes and ±301 s
+// fails). Headers are read as webhook-* or, failing that, svix-*. The clock
+// is a plain func() time.Time, so tests need no sleeping.
 //
 // Unlike the reference libraries, ids and timestamps are validated: ids are
 // 1 to 255 printable ASCII bytes without '.', timestamps are canonical
