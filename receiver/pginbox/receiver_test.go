@@ -2,12 +2,15 @@ package pginbox_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/event"
@@ -183,4 +186,76 @@ func TestDatabaseFailures(t *testing.T) {
 		h.ServeHTTP(rec, receivertest.NewRequest("", receivertest.NewEvent("invoice.paid", map[string]any{"n": 1})))
 		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "never a 2xx for an event that was not stored")
 	})
+}
+
+func TestTerminatedBackends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	// A pool of its own, tagged, so that only its backends are terminated.
+	cfg, err := pgxpool.ParseConfig(os.Getenv(envPostgres))
+	require.NoError(t, err)
+	cfg.MaxConns = 4
+	app := "hookkit-pginbox-fault-" + b.schema
+	cfg.ConnConfig.RuntimeParams["application_name"] = app
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	in, err := pginbox.New(ctx, pginbox.Config{Pool: pool, Schema: b.schema, PollInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = in.Close() })
+	require.NoError(t, in.Migrate(ctx))
+
+	const total = 40
+	want := map[string]bool{}
+	for range total {
+		d := delivery(t, "invoice.paid")
+		want[d.Event.ID] = true
+		require.NoError(t, in.Enqueue(ctx, d))
+	}
+	// Hold a few, then kill every backend of the pool (and the listener).
+	var held []receiver.Delivery
+	for range 3 {
+		held = append(held, dequeue(t, in, ctx, 5*time.Second))
+	}
+	var killed int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = $1 OR (application_name = 'hookkit-pginbox-listener' AND query = 'LISTEN "' || $2 || '"')`,
+		app, in.Channel()).Scan(&killed))
+	require.Positive(t, killed)
+
+	// The operations right after may fail with ErrUnavailable; retried,
+	// they recover, and nothing is lost.
+	retryOp := func(op func() error) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			err := op()
+			if err != nil && !errors.Is(err, pginbox.ErrUnavailable) {
+				t.Errorf("unexpected error: %v", err)
+				return true
+			}
+			return err == nil
+		}, 10*time.Second, 10*time.Millisecond)
+	}
+	got := map[string]bool{}
+	for _, d := range held {
+		retryOp(func() error { return in.Ack(ctx, d, receiver.Processed) })
+		got[d.Event.ID] = true
+	}
+	for len(got) < total {
+		var d receiver.Delivery
+		retryOp(func() error {
+			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			var err error
+			d, err = in.Dequeue(dctx)
+			return err
+		})
+		require.False(t, got[d.Event.ID], "event %s handed out twice", d.Event.ID)
+		got[d.Event.ID] = true
+		retryOp(func() error { return in.Ack(ctx, d, receiver.Processed) })
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, 0, b.rows(t, in))
 }
