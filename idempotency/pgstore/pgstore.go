@@ -71,7 +71,7 @@ type DB interface {
 // Defaults.
 const (
 	DefaultSchema     = "hookkit"
-	DefaultTable      = "idempotency_keys"
+	DefaultTable      = "idempotency_claims"
 	DefaultPruneBatch = 1000
 )
 
@@ -82,7 +82,7 @@ type Config struct {
 	Pool DB
 	// Schema holds the table. Defaults to "hookkit".
 	Schema string
-	// Table is the table name. Defaults to "idempotency_keys".
+	// Table is the table name. Defaults to "idempotency_claims".
 	Table string
 	// Retention is how long ClaimTx remembers a key. Defaults to
 	// idempotency.DefaultRetention (72 h).

@@ -97,7 +97,7 @@ func TestNew(t *testing.T) {
 
 	s, err := pgstore.New(pgstore.Config{Pool: &connPool{}})
 	require.NoError(t, err)
-	require.Equal(t, `"hookkit"."idempotency_keys"`, s.Table())
+	require.Equal(t, `"hookkit"."idempotency_claims"`, s.Table())
 
 	s, err = pgstore.New(pgstore.Config{Pool: &connPool{}, Schema: `my"schema`, Table: "t"})
 	require.NoError(t, err)
