@@ -50,8 +50,9 @@ const (
 // Types matching nothing go to Fallback if set, otherwise the Unknown
 // policy applies.
 //
-// The zero value is ready to use. Routes may be added at any time, also
-// concurrently with dispatch; registering an invalid or duplicate pattern
+// The zero value is ready to use. Set Unknown and Fallback before the
+// Router is used; routes may be added at any time, also concurrently with
+// dispatch; registering an invalid or duplicate pattern
 // panics, as net/http.ServeMux does, since it is a programming error.
 type Router struct {
 	// Unknown is the policy for types with no route when Fallback is nil.
