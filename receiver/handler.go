@@ -32,28 +32,40 @@ type Handler struct {
 	cancelRun context.CancelFunc
 	settleCtx context.Context // runCtx without its cancellation
 	workers   sync.WaitGroup
+
+	dequeuePause time.Duration // wait after a failed Dequeue
 }
 
 // New validates cfg, applies its defaults and starts the workers. Config
 // errors wrap ErrInvalidConfig. Call Shutdown to stop the workers.
 func New(cfg Config) (*Handler, error) {
+	h, workers, err := newHandler(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.start(workers)
+	return h, nil
+}
+
+// newHandler builds a Handler without starting its workers.
+func newHandler(cfg Config) (*Handler, int, error) {
 	if cfg.Handler == nil {
-		return nil, configError("Handler is required: a *receiver.Router or a receiver.HandlerFunc")
+		return nil, 0, configError("Handler is required: a *receiver.Router or a receiver.HandlerFunc")
 	}
 	if cfg.Workers < 0 || cfg.QueueSize < 0 {
-		return nil, configError("Workers and QueueSize must not be negative")
+		return nil, 0, configError("Workers and QueueSize must not be negative")
 	}
 	if cfg.Queue != nil && cfg.QueueSize != 0 {
-		return nil, configError("QueueSize applies to the default queue only; size your Queue yourself")
+		return nil, 0, configError("QueueSize applies to the default queue only; size your Queue yourself")
 	}
 	if cfg.Retry != nil {
 		if err := retry.Validate(cfg.Retry); err != nil {
-			return nil, configError("Retry: %w", err)
+			return nil, 0, configError("Retry: %w", err)
 		}
 	}
 	p, err := newPipeline(&cfg, true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	h := &Handler{
 		p:          p,
@@ -61,6 +73,8 @@ func New(cfg Config) (*Handler, error) {
 		deadLetter: cfg.DeadLetter,
 		doCfg:      retry.DoConfig{Policy: cfg.Retry},
 		queue:      cfg.Queue,
+
+		dequeuePause: time.Second,
 	}
 	if h.queue == nil {
 		h.queue = NewMemoryQueue(cfg.QueueSize)
@@ -71,11 +85,15 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.runCtx, h.cancelRun = context.WithCancel(context.Background())
 	h.settleCtx = context.WithoutCancel(h.runCtx)
+	return h, workers, nil
+}
+
+// start launches the worker goroutines.
+func (h *Handler) start(workers int) {
 	h.workers.Add(workers)
 	for range workers {
 		go h.work()
 	}
-	return h, nil
 }
 
 // ServeHTTP runs the pipeline:
@@ -181,9 +199,9 @@ func (h *Handler) work() {
 			// A durable queue's backend failed: wait a little, then retry.
 			h.p.log.LogAttrs(h.runCtx, slog.LevelError, "webhook queue dequeue failed", slog.String("error", err.Error()))
 			if pause == nil {
-				pause = time.NewTimer(time.Second)
+				pause = time.NewTimer(h.dequeuePause)
 			} else {
-				pause.Reset(time.Second)
+				pause.Reset(h.dequeuePause)
 			}
 			select {
 			case <-pause.C:
