@@ -382,3 +382,18 @@ func TestAFailedReleaseIsLoggedAndTheAnswerIsStill503(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Contains(t, b.logs.String(), "release failed")
 }
+
+func TestAPanickingDeadLetterHookIsContained(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(context.Context, event.Event) error { return retry.Permanent(errBoom) }, func(c *receiver.Config) {
+		c.DeadLetter = func(context.Context, event.Event, receiver.Metadata, error) { panic("hook bug") }
+	})
+	ev := newEvent(t)
+	require.Equal(t, http.StatusAccepted, serve(b.h, receivertest.NewRequest("", ev)).Code)
+	recv(t, b.calls)
+	require.Eventually(t, func() bool { return strings.Contains(b.logs.String(), "dead-letter hook panicked") }, 5*time.Second, time.Millisecond)
+	// The claim was still released: a redelivery is processed.
+	require.Eventually(t, func() bool {
+		return serve(b.h, receivertest.NewRequest("", ev)).Header().Get(receiver.HeaderDuplicate) == ""
+	}, 5*time.Second, time.Millisecond)
+}

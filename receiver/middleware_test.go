@@ -154,3 +154,36 @@ func TestMiddlewareReportsToTheObserver(t *testing.T) {
 	require.Equal(t, http.StatusBadGateway, se.Status)
 	require.Contains(t, se.Error(), "502")
 }
+
+func TestMiddlewareKeepsTheResponseWriterFlushable(t *testing.T) {
+	t.Parallel()
+	b := setupMiddleware(t)
+	ev := newEvent(t)
+	h := b.mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		require.NoError(t, http.NewResponseController(w).Flush())
+		w.(http.Flusher).Flush()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	rec := serve(h, receivertest.NewRequest("", ev))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.True(t, rec.Flushed)
+	require.Equal(t, http.StatusOK, serve(h, receivertest.NewRequest("", ev)).Code, "a flushed 200 completed the event")
+}
+
+func TestContextHelpersForTestingHandlers(t *testing.T) {
+	t.Parallel()
+	ev := newEvent(t)
+	ctx := receiver.WithEvent(context.Background(), ev)
+	got, ok := receiver.EventFrom(ctx)
+	require.True(t, ok)
+	require.Equal(t, ev.ID, got.ID)
+	_, ok = receiver.MetadataFrom(ctx)
+	require.False(t, ok)
+
+	ctx = receiver.WithMetadata(ctx, receiver.Metadata{Attempt: 2, Provider: "github"})
+	md, ok := receiver.MetadataFrom(ctx)
+	require.True(t, ok)
+	require.Equal(t, 2, md.Attempt)
+	_, ok = receiver.EventFrom(context.Background())
+	require.False(t, ok)
+}
