@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -113,4 +114,43 @@ func TestRunTwiceFails(t *testing.T) {
 		return b.s.started
 	}, 5*time.Second, time.Millisecond)
 	require.ErrorIs(t, b.s.Run(t.Context()), ErrAlreadyRunning)
+}
+
+func TestACustomHTTPClientKeepsTheGuardWithConfigDialContext(t *testing.T) {
+	t.Parallel()
+
+	var cfg Config // private networks refused
+	dial, err := cfg.DialContext()
+	require.NoError(t, err)
+	tr := &http.Transport{DialContext: dial}
+	t.Cleanup(tr.CloseIdleConnections)
+	target := sendertest.NewEndpoint(t, sendertest.Config{})
+	b := setup(t, func(c *Config) {
+		c.AllowPrivateNetworks = false
+		c.HTTPClient = &http.Client{Transport: tr} // follows redirects by default: the sender turns that off
+	})
+	blocked, _ := b.endpoint(t, Endpoint{ID: "ep_blocked"})
+	id := publishOne(t, b, newEvent(t, "invoice.paid", 1))
+	d := b.delivery(t, id, isState(StateDead))
+	require.Contains(t, d.LastError, "SSRF guard")
+	require.Zero(t, blocked.Count())
+	require.Zero(t, target.Count())
+
+	_, err = Config{AllowedHosts: []string{"bad host/"}}.DialContext()
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+func TestACustomHTTPClientNeverFollowsRedirects(t *testing.T) {
+	t.Parallel()
+
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	target := sendertest.NewEndpoint(t, sendertest.Config{})
+	b := setup(t, func(c *Config) { c.HTTPClient = &http.Client{Transport: tr} })
+	srv, _ := b.endpoint(t, Endpoint{}, sendertest.Redirect(target.URL))
+	id := publishOne(t, b, newEvent(t, "invoice.paid", 1))
+	d := b.delivery(t, id, pendingAfter(1))
+	require.Equal(t, http.StatusMovedPermanently, d.LastStatusCode)
+	require.Equal(t, 1, srv.Count())
+	require.Zero(t, target.Count())
 }

@@ -53,7 +53,8 @@
 // [Config.AllowPrivateNetworks], [Config.AllowedNetworks] or [Config.AllowedHosts]. A refused
 // address dead-letters the delivery with [ErrDestinationBlocked]. Two settings bypass the
 // guard: a forward proxy (the proxy dials, not the sender: make it refuse internal addresses
-// itself) set on [Config.Transport], and a [Config.HTTPClient] of your own.
+// itself) set on [Config.Transport], and a [Config.HTTPClient] of your own unless its transport
+// dials with [Config.DialContext].
 //
 // Signing keys and custom header values are secrets: they are never logged, never stored in
 // the attempt log, and redacted when an [Endpoint] is printed. URLs carrying credentials are

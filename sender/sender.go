@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -124,8 +125,8 @@ type Config struct {
 	// Defaults to a transport without proxy.
 	Transport *http.Transport
 	// HTTPClient, when set, sends every attempt instead of the sender's own client. It
-	// BYPASSES the SSRF guard (and MaxConnsPerHost) unless its transport dials through a
-	// guard of your own; prefer Transport. Redirects are never followed whatever its
+	// BYPASSES the SSRF guard (and MaxConnsPerHost) unless its transport dials with
+	// Config.DialContext; prefer Transport. Redirects are never followed whatever its
 	// CheckRedirect says (the client is copied). Defaults to nil.
 	HTTPClient *http.Client
 	// Breaker tunes the per-endpoint circuit breaker. Defaults to BreakerConfig's defaults.
@@ -227,6 +228,19 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// DialContext returns the SSRF-guarded dial function a Sender built from c uses: it refuses
+// private, loopback, link-local, CGNAT, multicast and cloud-metadata addresses after DNS
+// resolution, except what AllowPrivateNetworks, AllowedNetworks and AllowedHosts permit.
+// Use it as the DialContext of the transport of a custom HTTPClient to keep the guard.
+// Errors wrap ErrInvalidConfig (a malformed allow-list entry).
+func (c Config) DialContext() (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
+	guard, err := ssrf.New(ssrf.Config{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowedNetworks, AllowHosts: c.AllowedHosts})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return guard.DialContext, nil
+}
+
 // Sender publishes events to endpoints and delivers them: Publish and Send store deliveries,
 // Run dispatches them until Shutdown. Endpoint management, dead letters, replay and the attempt
 // log are methods too. A Sender is safe for concurrent use.
@@ -276,11 +290,9 @@ func New(cfg Config) (*Sender, error) {
 	if client == nil {
 		dial := cfg.dial
 		if dial == nil {
-			guard, err := ssrf.New(ssrf.Config{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowedNetworks, AllowHosts: cfg.AllowedHosts})
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			if dial, err = cfg.DialContext(); err != nil {
+				return nil, err
 			}
-			dial = guard.DialContext
 		}
 		s.transport = newTransport(cfg.Transport, dial, cfg.MaxConnsPerHost)
 	}
