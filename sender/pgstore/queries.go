@@ -44,7 +44,8 @@ func buildQueries(schema string) queries {
 				last_success_at = $16, last_failure_at = $17, failing_since = $18
 			WHERE id = $1 RETURNING id)
 			SELECT count(*) FROM u, LATERAL (SELECT pg_notify($19, '')) n`,
-		deleteEndpoint: `WITH a AS (DELETE FROM {s}.attempts WHERE endpoint_id = $1),
+		deleteEndpoint: `WITH a AS (DELETE FROM {s}.attempts
+				WHERE delivery_id IN (SELECT id FROM {s}.deliveries WHERE endpoint_id = $1)),
 			e AS (DELETE FROM {s}.endpoints WHERE id = $1 RETURNING 1)
 			SELECT count(*) FROM e`,
 

@@ -168,11 +168,13 @@ func (s *Store) ListDeadLetters(ctx context.Context, f sender.DeadLetterFilter) 
 // ListAttempts implements sender.Store.
 func (s *Store) ListAttempts(ctx context.Context, f sender.AttemptFilter) ([]sender.Attempt, error) {
 	var b sqlBuilder
+	// By event or endpoint through the deliveries' indexes (the attempt log has none
+	// of its own on them, to keep settles cheap).
 	if f.EventID != "" {
-		b.cond("event_id = " + b.arg(f.EventID))
+		b.cond("delivery_id IN (SELECT id FROM " + s.schema + ".deliveries WHERE event_id = " + b.arg(f.EventID) + ")")
 	}
 	if f.EndpointID != "" {
-		b.cond("endpoint_id = " + b.arg(f.EndpointID))
+		b.cond("delivery_id IN (SELECT id FROM " + s.schema + ".deliveries WHERE endpoint_id = " + b.arg(f.EndpointID) + ")")
 	}
 	if f.DeliveryID != 0 {
 		b.cond("delivery_id = " + b.arg(int64(f.DeliveryID)))
@@ -317,10 +319,16 @@ func (s *Store) Prune(ctx context.Context, req sender.PruneRequest) (sender.Prun
 		}
 	}
 	settled := func(state int, before time.Time) error {
+		// Dead letters through their partial index; delivered ones oldest id first
+		// through the primary key (they have no index of their own).
+		order := "id"
+		if state == int(sender.StateDead) {
+			order = "updated_at, id"
+		}
 		sql := `WITH d AS (
 				DELETE FROM ` + s.schema + `.deliveries WHERE id IN (
 					SELECT id FROM ` + s.schema + `.deliveries WHERE state = ` + strconv.Itoa(state) + ` AND updated_at < $1
-					LIMIT $2 FOR UPDATE SKIP LOCKED)
+					ORDER BY ` + order + ` LIMIT $2 FOR UPDATE SKIP LOCKED)
 				RETURNING id),
 			a AS (DELETE FROM ` + s.schema + `.attempts t USING d WHERE t.delivery_id = d.id RETURNING 1)
 			SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM a)`

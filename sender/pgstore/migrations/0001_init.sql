@@ -76,11 +76,13 @@ CREATE INDEX deliveries_in_flight_idx ON {{schema}}.deliveries (lease_expires_at
 CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2);
 -- Dead letters by dead-letter time (listing, replay since, prune).
 CREATE INDEX deliveries_dead_idx ON {{schema}}.deliveries (updated_at, id) WHERE state = 4;
--- Pruning of delivered deliveries.
-CREATE INDEX deliveries_delivered_idx ON {{schema}}.deliveries (updated_at) WHERE state = 3;
+-- (Delivered deliveries are pruned in id order through the primary key: an index
+-- on them would cost every settle a write for the sake of an occasional Prune.)
 
--- The attempt log. No foreign keys: it is appended on every settle and pruned
--- on its own schedule; deletes of deliveries remove their entries explicitly.
+-- The attempt log. No foreign keys and few indexes: it is appended on every
+-- settle. Queries by event or endpoint go through the deliveries' indexes;
+-- deletes of deliveries remove their entries explicitly; retention pruning by
+-- started_at uses a BRIN index (entries are appended in time order).
 CREATE TABLE {{schema}}.attempts (
     id               bigserial PRIMARY KEY,
     delivery_id      bigint NOT NULL,
@@ -96,6 +98,4 @@ CREATE TABLE {{schema}}.attempts (
     outcome          text NOT NULL DEFAULT ''
 );
 CREATE INDEX attempts_delivery_idx ON {{schema}}.attempts (delivery_id, id);
-CREATE INDEX attempts_event_idx ON {{schema}}.attempts (event_id, id);
-CREATE INDEX attempts_endpoint_idx ON {{schema}}.attempts (endpoint_id, id);
-CREATE INDEX attempts_started_at_idx ON {{schema}}.attempts (started_at);
+CREATE INDEX attempts_started_at_idx ON {{schema}}.attempts USING brin (started_at);
