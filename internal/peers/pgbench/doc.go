@@ -1,0 +1,17 @@
+// Package pgbench measures hookkit's PostgreSQL outbox (sender.Sender on
+// sender/pgstore) side by side with a bare http.Client loop (the floor, no
+// durability) and River v0.51.2 (riverpgxv5, one job per delivery), in one run,
+// against PostgreSQL and a webhook endpoint on loopback.
+//
+// The endpoint runs in a child process (this test binary re-executed), so the
+// CPU time reported for each contender (getrusage of this process) is the
+// sender side only; PostgreSQL's CPU is the sum of utime+stime of every
+// postgres process (/proc/<pid>/stat) before and after each phase.
+//
+// Run it (20k events; HOOKKIT_PGBENCH_N=2000 for a quick run):
+//
+//	cd internal/peers && HOOKKIT_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  HOOKKIT_PGBENCH_N=20000 go test -run TestSideBySide -v -timeout 20m ./pgbench/
+//
+// Without HOOKKIT_PGBENCH_N only a small smoke run (TestSmoke) executes.
+package pgbench
