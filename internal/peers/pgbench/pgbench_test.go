@@ -178,12 +178,11 @@ func postgresCPU() time.Duration {
 }
 
 type result struct {
-	name      string
-	n         int
-	elapsed   time.Duration
-	cpuSelf   time.Duration
-	cpuPG     time.Duration
-	extraNote string
+	name    string
+	n       int
+	elapsed time.Duration
+	cpuSelf time.Duration
+	cpuPG   time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -323,7 +322,7 @@ func dropSchema(t *testing.T, pool *pgxpool.Pool, schema string) {
 }
 
 type hookkitResults struct {
-	publish, deliver result
+	publish, deliver    result
 	p50Local, p50Remote time.Duration
 	p90Local, p90Remote time.Duration
 	samples             int
