@@ -43,9 +43,17 @@
 //     first; then it is lost, because the sender saw a 2xx. Use it where
 //     losing an event in a crash is acceptable, or reconcile from the
 //     sender's API.
-//   - Handler with a durable Queue (an inbox in PostgreSQL, which implements
-//     Queue: Enqueue stores the event before the 202, workers claim from
-//     it with a lease and Ack when done): at-least-once across crashes.
+//   - Handler with a durable Queue (receiver/pginbox, a PostgreSQL inbox):
+//     the 202 is sent only after the event is committed in PostgreSQL; an
+//     event that could not be stored, or an inbox over its MaxPending, is
+//     answered 503 so the sender retries. Workers in any replica claim
+//     stored events with FOR UPDATE SKIP LOCKED under a lease that is
+//     renewed while the worker lives; a consumer that crashes stops renewing
+//     and its events are claimed again after the lease expires, by another
+//     replica or the restarted process. Processing is at least once across
+//     crashes; an event runs twice only if a consumer dies between the
+//     handler's success and the Ack. Use idempotency/pgstore's ClaimTx inside
+//     the handler's own transaction for an exactly-once effect.
 //   - Middleware: the sender is answered only after your handler finished,
 //     so a crash means no 2xx and the sender retries: at-least-once, with
 //     the handler's latency on the request.

@@ -265,13 +265,28 @@ func (h *Handler) process(d *Delivery) {
 	}
 }
 
-// abandon releases the claim of a delivery not processed before shutdown.
+// abandon hands back a delivery not processed before shutdown. With a
+// volatile queue the claim is released, so the sender's redelivery is
+// processed; with a durable queue (one whose Durable method reports true) the
+// delivery waits in the queue for the next start, so the claim is kept: a
+// redelivery in between is answered as a duplicate instead of being stored a
+// second time.
 func (h *Handler) abandon(d *Delivery) {
 	settle := h.settleCtx
-	h.p.release(settle, d)
+	msg := "webhook abandoned at shutdown; it stays queued for the next start"
+	if !isDurable(h.queue) {
+		h.p.release(settle, d)
+		msg = "webhook abandoned at shutdown; its claim was released"
+	}
 	h.ack(settle, d, Abandoned)
-	h.p.log.LogAttrs(settle, slog.LevelWarn, "webhook abandoned at shutdown; its claim was released",
+	h.p.log.LogAttrs(settle, slog.LevelWarn, msg,
 		slog.String("event_id", d.Event.ID), slog.String("event_type", d.Event.Type), slog.String("provider", d.Provider))
+}
+
+// isDurable reports whether q keeps what it holds across restarts.
+func isDurable(q Queue) bool {
+	d, ok := q.(interface{ Durable() bool })
+	return ok && d.Durable()
 }
 
 func (h *Handler) ack(ctx context.Context, d *Delivery, o Outcome) {

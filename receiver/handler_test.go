@@ -397,3 +397,43 @@ func TestAPanickingDeadLetterHookIsContained(t *testing.T) {
 		return serve(b.h, receivertest.NewRequest("", ev)).Header().Get(receiver.HeaderDuplicate) == ""
 	}, 5*time.Second, time.Millisecond)
 }
+
+// durableQueue is a MemoryQueue that says it keeps what it holds across
+// restarts, like receiver/pginbox, and has no TryDequeue.
+type durableQueue struct{ q *receiver.MemoryQueue }
+
+func (d durableQueue) Enqueue(ctx context.Context, x receiver.Delivery) error {
+	return d.q.Enqueue(ctx, x)
+}
+func (d durableQueue) Dequeue(ctx context.Context) (receiver.Delivery, error) {
+	return d.q.Dequeue(ctx)
+}
+func (d durableQueue) Ack(ctx context.Context, x receiver.Delivery, o receiver.Outcome) error {
+	return d.q.Ack(ctx, x, o)
+}
+func (d durableQueue) Close() error  { return d.q.Close() }
+func (d durableQueue) Durable() bool { return true }
+
+func TestShutdownDeadlineKeepsClaimsOfADurableQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(ctx context.Context, _ event.Event) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}, func(c *receiver.Config) {
+		c.Workers = 1
+		c.Queue = durableQueue{q: receiver.NewMemoryQueue(8)}
+	})
+	inFlight := newEvent(t)
+	require.Equal(t, http.StatusAccepted, serve(b.h, receivertest.NewRequest("", inFlight)).Code)
+	recv(t, b.calls)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, b.h.Shutdown(ctx), context.DeadlineExceeded)
+	// The claim is kept: the delivery waits in the durable queue, and a
+	// redelivery before the next start must not be accepted a second time.
+	c, err := b.store.Claim(context.Background(), inFlight.ID, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, idempotency.InProgress, c.State)
+	require.Contains(t, b.logs.String(), "stays queued for the next start")
+}

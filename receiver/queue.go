@@ -41,7 +41,7 @@ const (
 	// redelivery by the sender can try again.
 	DeadLettered
 	// Abandoned: the receiver shut down before the delivery was processed;
-	// its claim was released. A durable queue keeps the delivery for the
+	// its claim was released (kept, with a durable queue). A durable queue keeps the delivery for the
 	// next start; the memory queue drops it (the sender's redelivery brings
 	// it back only if the sender was not yet answered 2xx, see the package
 	// documentation).
@@ -72,7 +72,13 @@ func (o Outcome) String() string {
 // method TryDequeue() (Delivery, bool): after the shutdown deadline the
 // Handler drains it and releases the claims of what is left, so the
 // sender's redeliveries are processed. A durable queue should not: its
-// deliveries wait for the next start.
+// deliveries wait for the next start. A durable queue should also have a
+// method Durable() bool reporting true: the Handler then keeps (does not
+// release) the idempotency claim of a delivery it abandons at shutdown, so a
+// redelivery arriving before the next start is answered as a duplicate
+// rather than stored twice. After Close a durable queue may return
+// ErrQueueClosed from Dequeue at once: what it stores survives for the next
+// start.
 type Queue interface {
 	// Enqueue records d for processing. It runs on the request path and must
 	// not block for long: when there is no room it returns an error wrapping
