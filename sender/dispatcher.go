@@ -341,9 +341,13 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 
 	w.ticketDone = true
 	from, to := tk.done(now, true, o.Kind == retry.Retry || o.Kind == retry.Throttle)
-	if from != to && to == breakerOpen {
+	switch {
+	case from == to:
+	case to == breakerOpen:
 		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: circuit breaker opened for endpoint",
 			slog.String("endpoint_id", c.Endpoint.ID), slog.Duration("open_for", s.cfg.Breaker.OpenFor))
+	case to == breakerClosed:
+		s.log.LogAttrs(ctx, slog.LevelInfo, "sender: circuit breaker closed for endpoint", slog.String("endpoint_id", c.Endpoint.ID))
 	}
 
 	errText := attemptErrorText(o)

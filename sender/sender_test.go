@@ -442,6 +442,9 @@ func TestCircuitBreakerOpensHalfOpensAndCloses(t *testing.T) {
 	next := publishOne(t, b, newEvent(t, "invoice.paid", 2))
 	b.delivery(t, next, isState(StateDelivered))
 	require.Equal(t, 5, srv.Count())
+	logs := b.logs.String()
+	require.Contains(t, logs, "circuit breaker opened")
+	require.Contains(t, logs, "circuit breaker closed")
 }
 
 func TestConcurrencyCapAndShutdownReturnsLeases(t *testing.T) {
