@@ -142,10 +142,50 @@ type Config struct {
 	// sharing a store. Defaults to "sender_" + a random UUID.
 	ID string
 
-	// clock is the test hook for a fake clock; nil means clock.Real().
+	// Clock is the time source of the Sender: attempt and lease times, retry schedules,
+	// rate limits, breakers and the dispatcher's timers. Tests pass sendertest.NewClock to
+	// drive retry schedules without sleeping. Defaults to the system clock.
+	Clock Clock
+
+	// clock is the internal test hook for a fake clock; it wins over Clock. nil means Clock.
 	clock clock.Clock
 	// dial replaces the SSRF guard's dialer in tests; nil means the guard.
 	dial dialFunc
+}
+
+// Clock is a time source for Config.Clock. Its timers follow time.NewTimer: NewTimer returns a
+// channel that receives the time once at least d has passed, and a stop function reporting
+// whether it stopped the timer before it fired. Implementations must be safe for concurrent
+// use. sendertest.Clock is a fake one for tests.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)
+}
+
+// clockAdapter turns a Clock into the internal clock.Clock.
+type clockAdapter struct{ c Clock }
+
+func (a clockAdapter) Now() time.Time                  { return a.c.Now() }
+func (a clockAdapter) Since(t time.Time) time.Duration { return a.c.Now().Sub(t) }
+func (a clockAdapter) NewTimer(d time.Duration) clock.Timer {
+	t := &adaptedTimer{c: a.c}
+	t.ch, t.stop = a.c.NewTimer(d)
+	return t
+}
+
+// adaptedTimer is a clock.Timer over a Clock's timers; it is used by one goroutine at a time.
+type adaptedTimer struct {
+	c    Clock
+	ch   <-chan time.Time
+	stop func() bool
+}
+
+func (t *adaptedTimer) C() <-chan time.Time { return t.ch }
+func (t *adaptedTimer) Stop() bool          { return t.stop() }
+func (t *adaptedTimer) Reset(d time.Duration) bool {
+	was := t.stop()
+	t.ch, t.stop = t.c.NewTimer(d)
+	return was
 }
 
 // Default values of Config.
@@ -203,6 +243,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ID == "" {
 		c.ID = "sender_" + uuid.NewString()
+	}
+	if c.clock == nil && c.Clock != nil {
+		c.clock = clockAdapter{c.Clock}
 	}
 	c.clock = clock.OrReal(c.clock)
 

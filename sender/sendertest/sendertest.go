@@ -14,6 +14,9 @@
 //	reqs := ep.WaitForRequests(t, 3)
 //	ep.RequireVerified(t)
 //
+// [Clock] is a fake clock for sender.Config.Clock, so tests drive a sender's retry schedule,
+// rate limits and circuit breakers without sleeping.
+//
 // Like net/http/httptest, helpers fail the test (or panic on programmer error) rather than
 // returning errors, so tests stay short.
 package sendertest
