@@ -69,6 +69,9 @@
 // health change (the seam for metrics and operational webhooks); [log/slog] receives structured
 // logs ([Config.Logger]).
 //
+// Tests drive a Sender's retry schedule, rate limits and breakers without sleeping by passing
+// sendertest.NewClock as [Config.Clock].
+//
 // The [MemoryStore] is the default store; it needs no set-up but does not survive a restart.
 // Database-backed stores (sender/pgstore) implement the same [Store] interface and pass the
 // same conformance suite (sender/storetest). Package sender/sendertest provides a scriptable

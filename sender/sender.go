@@ -558,11 +558,14 @@ func (s *Sender) ListEndpoints(ctx context.Context, f EndpointFilter) ([]Endpoin
 // UpdateEndpoint replaces an endpoint's settings (URL, description, keys, subscriptions,
 // headers, limits, ordering, timeout, metadata) with ep's and returns the stored endpoint.
 // Its status (Disabled, health times) and CreatedAt are kept: use DisableEndpoint and
-// EnableEndpoint to change the status, RotateSecret to rotate keys with overlap. Errors:
-// ErrEndpointNotFound, or a *ValidationError.
+// EnableEndpoint to change the status. Empty Keys keep the current keys (rotate them with
+// overlap with RotateSecret). Errors: ErrEndpointNotFound, or a *ValidationError.
 func (s *Sender) UpdateEndpoint(ctx context.Context, ep Endpoint) (Endpoint, error) {
 	return s.modifyEndpoint(ctx, ep.ID, func(cur *Endpoint) error {
 		next := ep.Clone().WithDefaults()
+		if len(next.Keys) == 0 {
+			next.Keys = cur.Keys
+		}
 		next.CreatedAt = cur.CreatedAt
 		next.Disabled, next.DisabledReason, next.DisabledAt = cur.Disabled, cur.DisabledReason, cur.DisabledAt
 		next.LastSuccessAt, next.LastFailureAt, next.FailingSince = cur.LastSuccessAt, cur.LastFailureAt, cur.FailingSince

@@ -677,11 +677,12 @@ func TestEndpointManagement(t *testing.T) {
 	require.True(t, disabled.Disabled)
 	require.Equal(t, "maintenance", disabled.DisabledReason)
 
-	created.Description = "billing"
-	updated, err := b.s.UpdateEndpoint(ctx, created)
+	updated, err := b.s.UpdateEndpoint(ctx, Endpoint{ID: created.ID, URL: created.URL, Description: "billing"})
 	require.NoError(t, err)
 	require.Equal(t, "billing", updated.Description)
 	require.True(t, updated.Disabled, "Update keeps the status")
+	require.Equal(t, created.Keys, updated.Keys, "Update without keys keeps the keys")
+	require.Equal(t, created.CreatedAt, updated.CreatedAt)
 
 	enabled, err := b.s.EnableEndpoint(ctx, created.ID)
 	require.NoError(t, err)
