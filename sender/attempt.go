@@ -81,7 +81,7 @@ func (a *attempter) do(ctx context.Context, r attemptRequest) attemptResult {
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.body))
 	if err != nil {
-		res.outcome = retry.Outcome{Kind: retry.PermanentFailure, Err: fmt.Errorf("sender: building request: %w", err)}
+		res.outcome = retry.Outcome{Kind: retry.PermanentFailure, Err: fmt.Errorf("sender: building request: %w", cleanError(err))}
 		return res
 	}
 	h := req.Header

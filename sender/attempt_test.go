@@ -168,3 +168,14 @@ func TestAttemptConnectionRefused(t *testing.T) {
 	require.Equal(t, retry.Retry, res.outcome.Kind)
 	require.Error(t, res.outcome.Err)
 }
+
+func TestAnUnusableURLIsAPermanentFailureWithoutTheURL(t *testing.T) {
+	t.Parallel()
+
+	res := newTestAttempter(t).do(t.Context(), attemptRequest{
+		url: "http://exa mple.com/?token=secret-token", eventID: "evt_1", body: []byte(`{}`), signer: testSigner(t), timeout: time.Second,
+	})
+	require.Equal(t, retry.PermanentFailure, res.outcome.Kind)
+	require.Error(t, res.outcome.Err)
+	require.NotContains(t, res.outcome.Err.Error(), "secret-token")
+}

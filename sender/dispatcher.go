@@ -182,7 +182,7 @@ func (d *dispatcher) stopped() bool {
 	}
 }
 
-// sleep waits for wait, a store notification, a local wake-up, a freed worker slot or
+// sleep waits for wait, a store notification, a local wake-up (publish, replay, enable) or
 // Shutdown, whichever comes first.
 func (d *dispatcher) sleep(wait time.Duration, notified <-chan struct{}) {
 	t := d.s.clock.NewTimer(wait)
