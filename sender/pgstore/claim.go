@@ -21,7 +21,16 @@ func (s *Store) Claim(ctx context.Context, req sender.ClaimRequest) ([]sender.Cl
 	if req.Owner == "" || req.Limit <= 0 || req.Lease <= 0 || req.Now.IsZero() {
 		return nil, fmt.Errorf("%w: claim needs an Owner, Now, Limit > 0 and Lease > 0", sender.ErrInvalidRequest)
 	}
-	rows, err := s.pool.Query(ctx, s.q.claim, req.Now, req.Limit, req.Owner, req.Now.Add(req.Lease))
+	// One round trip: the planner setting and the claim in one implicit transaction.
+	b := &pgx.Batch{}
+	b.Queue(s.q.claimPlan)
+	b.Queue(s.q.claim, req.Now, req.Limit, req.Owner, req.Now.Add(req.Lease))
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, wrap("claim", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, wrap("claim", err)
 	}
@@ -157,6 +166,9 @@ func (s *Store) ExplainClaim(ctx context.Context, req sender.ClaimRequest, analy
 		return "", wrap("explain claim", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, s.q.claimPlan); err != nil {
+		return "", wrap("explain claim", err)
+	}
 	opts := "EXPLAIN (COSTS) "
 	if analyze {
 		opts = "EXPLAIN (ANALYZE, BUFFERS, COSTS) "

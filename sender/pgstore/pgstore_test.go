@@ -454,3 +454,31 @@ func TestErrorsAreTyped(t *testing.T) {
 		})
 	}
 }
+
+// The queue fills faster than autovacuum analyzes it: the claim must still read
+// only the first due deliveries in index order, not all of them.
+func TestClaimReadsOnlyTheHeadOfTheQueueWithoutStatistics(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true, maxConns: 2})
+	ctx := t.Context()
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_1")))
+	publishN(t, b, 5000)
+	req := sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Second), Limit: 32, Lease: time.Minute}
+	plan, err := b.store.ExplainClaim(ctx, req, true)
+	require.NoError(t, err)
+	var line string
+	for l := range strings.SplitSeq(plan, "\n") {
+		if strings.Contains(l, "deliveries_pending_idx") {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, "the claim reads the pending index:\n%s", plan)
+	_, actual, ok := strings.Cut(line, "actual time=")
+	require.True(t, ok, line)
+	var start, end float64
+	var rows, loops int
+	_, err = fmt.Sscanf(actual, "%f..%f rows=%d loops=%d", &start, &end, &rows, &loops)
+	require.NoError(t, err, line)
+	require.LessOrEqual(t, rows, 2*req.Limit, "the claim stops at the limit instead of reading all 5000 due deliveries:\n%s", plan)
+	require.NotContains(t, plan, "Bitmap Heap Scan on deliveries")
+}

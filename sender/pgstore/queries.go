@@ -7,7 +7,7 @@ type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
 	insertKeys, selectKeys, updateKeys                          string
 	insertEvents, insertDeliveries, eventConflicts, notify      string
-	claim, extend, settle, nextDue                              string
+	claim, claimPlan, extend, settle, nextDue                   string
 	getEvent, getDelivery                                       string
 }
 
@@ -102,8 +102,15 @@ func buildQueries(schema string) queries {
 			JOIN {s}.endpoints e ON e.id = upd.endpoint_id
 			JOIN {s}.events ev ON ev.id = upd.event_id
 			ORDER BY upd.due, upd.id`,
+		// Run before claim in the same implicit transaction: without it, stale or
+		// missing statistics (a queue filled faster than autovacuum analyzes it)
+		// make the planner read every due delivery (a bitmap scan, a hash join with
+		// endpoints) and sort them, instead of reading the first few in index order
+		// and stopping at the limit.
+		claimPlan: `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+			set_config('enable_mergejoin', 'off', true)`,
 		extend: `UPDATE {s}.deliveries SET lease_expires_at = $4
-			WHERE id = ANY($1::bigint[]) AND state = 2 AND lease_owner = $2 AND lease_expires_at > $3
+			WHERE id = ANY($1::bigint[]) AND state + 0 = 2 AND lease_owner = $2 AND lease_expires_at > $3
 			RETURNING id`,
 		// $1 notify?, $2 channel, $3 health granularity, then one array per column of
 		// the settlements (several Settle calls coalesced: owner and now per item).
@@ -125,7 +132,9 @@ func buildQueries(schema string) queries {
 					last_status_code = CASE WHEN i.has_att THEN i.a_status ELSE d.last_status_code END,
 					updated_at = i.now
 				FROM input i
-				WHERE d.id = i.id AND d.state = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
+				-- "+ 0" keeps the planner on primary-key lookups: with the partial
+				-- in-flight index in reach it may scan every live lease instead.
+				WHERE d.id = i.id AND d.state + 0 = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
 				RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
 			), att AS (
 				INSERT INTO {s}.attempts (delivery_id, event_id, endpoint_id, n, started_at, duration_ns,
