@@ -155,7 +155,7 @@ func (d *dispatcher) loop(ctx context.Context) {
 				return
 			}
 			s.log.LogAttrs(ctx, slog.LevelError, "sender: claiming deliveries failed", slog.Any("error", err))
-			d.sleep(s.cfg.PollInterval, nil)
+			d.sleep(time.Time{}, nil)
 			continue
 		}
 		d.dispatch(ctx, now, claimed)
@@ -163,13 +163,11 @@ func (d *dispatcher) loop(ctx context.Context) {
 		if len(claimed) > 0 {
 			continue // there may be more due
 		}
-		wait := s.cfg.PollInterval
-		if at, ok, err := s.store.NextDue(ctx); err == nil && ok {
-			if until := at.Sub(now); until > 0 && until < wait {
-				wait = until
-			}
+		var dueAt time.Time // the next delivery that was not yet due at now
+		if at, ok, err := s.store.NextDue(ctx); err == nil && ok && at.After(now) {
+			dueAt = at
 		}
-		d.sleep(wait, notified)
+		d.sleep(dueAt, notified)
 	}
 }
 
@@ -182,11 +180,25 @@ func (d *dispatcher) stopped() bool {
 	}
 }
 
-// sleep waits for wait, a store notification, a local wake-up (publish, replay, enable) or
-// Shutdown, whichever comes first.
-func (d *dispatcher) sleep(wait time.Duration, notified <-chan struct{}) {
+// sleep waits until dueAt (zero: no due time known) or for at most PollInterval, a store
+// notification, a local wake-up (publish, replay, enable) or Shutdown, whichever comes first.
+// The wait is measured from the clock's time when the timer is armed, and the sleep is skipped
+// if dueAt has been reached meanwhile, so a clock that jumps (a fake one in tests) never leaves
+// a due delivery waiting.
+func (d *dispatcher) sleep(dueAt time.Time, notified <-chan struct{}) {
+	wait := d.s.cfg.PollInterval
+	if !dueAt.IsZero() {
+		until := dueAt.Sub(d.s.clock.Now())
+		if until <= 0 {
+			return
+		}
+		wait = min(wait, until)
+	}
 	t := d.s.clock.NewTimer(wait)
 	defer t.Stop()
+	if !dueAt.IsZero() && !d.s.clock.Now().Before(dueAt) {
+		return
+	}
 	select {
 	case <-t.C():
 	case <-notified:
