@@ -273,7 +273,7 @@ type ticket struct {
 func newGate(l gateLimits, br *breaker) *gate {
 	g := &gate{limits: l, br: br}
 	if l.maxConcurrency <= 0 {
-		l.maxConcurrency = defaultGateConcurrency
+		l.maxConcurrency = DefaultMaxConcurrency
 	}
 	g.sem = semaphore.NewWeighted(int64(l.maxConcurrency))
 	if l.rateLimit > 0 {
@@ -282,9 +282,6 @@ func newGate(l gateLimits, br *breaker) *gate {
 	}
 	return g
 }
-
-// defaultGateConcurrency applies when an endpoint leaves its concurrency cap unset.
-const defaultGateConcurrency = 10
 
 // A delivery refused for the concurrency cap waits before it is claimed again for as long as
 // the cap has been full (no slot released), within these bounds: a busy but healthy endpoint

@@ -32,6 +32,7 @@ type Observer interface {
 	// 410 Gone, or it kept failing for longer than Config.DisableAfter.
 	EndpointDisabled(ctx context.Context, r EndpointReport)
 	// EndpointRecovered is called when an endpoint that was failing accepts a delivery again.
+	// When several of its deliveries succeed at once it may be called more than once.
 	EndpointRecovered(ctx context.Context, r EndpointReport)
 }
 
