@@ -29,9 +29,16 @@
 // claimable, so at most one is ever in flight.
 //
 // Settle applies a whole batch of outcomes in one statement (arrays through
-// unnest), each guarded by the lease owner and expiry; ExtendLeases renews
+// unnest), each guarded by the lease owner and expiry, and concurrent Settle
+// calls on one Store are coalesced into one statement; ExtendLeases renews
 // leases of long attempts. The payload of an event is stored once however many
 // endpoints receive it.
+//
+// Durability: Publish, PublishTx, PublishBatch and Settle commit synchronously.
+// Claims commit with synchronous_commit off: if PostgreSQL itself crashes, the
+// last claims may be forgotten, which is the same as their leases expiring at
+// once — the deliveries are claimed and attempted again (at-least-once delivery;
+// receivers deduplicate by webhook-id). Nothing published is ever lost.
 //
 // # Waking dispatchers
 //

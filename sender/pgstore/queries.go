@@ -7,7 +7,7 @@ type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
 	insertKeys, selectKeys, updateKeys                          string
 	insertEvents, insertDeliveries, eventConflicts, notify      string
-	claim, claimPlan, extend, settle, nextDue                   string
+	claim, claimPlan, extend, settle, settlePlan, nextDue       string
 	getEvent, getDelivery                                       string
 }
 
@@ -102,13 +102,22 @@ func buildQueries(schema string) queries {
 			JOIN {s}.endpoints e ON e.id = upd.endpoint_id
 			JOIN {s}.events ev ON ev.id = upd.event_id
 			ORDER BY upd.due, upd.id`,
-		// Run before claim in the same implicit transaction: without it, stale or
-		// missing statistics (a queue filled faster than autovacuum analyzes it)
-		// make the planner read every due delivery (a bitmap scan, a hash join with
-		// endpoints) and sort them, instead of reading the first few in index order
-		// and stopping at the limit.
+		// Run before claim in the same implicit transaction. The planner settings:
+		// without them, stale or missing statistics (a queue filled faster than
+		// autovacuum analyzes it) make the planner read every due delivery (a bitmap
+		// scan, a hash join with endpoints) and sort them, instead of reading the
+		// first few in index order and stopping at the limit; the generic plan
+		// spares planning on every call. synchronous_commit off: a claim that a
+		// PostgreSQL crash forgets is a lease that expired at once — the delivery is
+		// claimed again, exactly as after a dispatcher crash — so the claim does not
+		// wait for the WAL flush. Publishes and settles stay synchronous.
 		claimPlan: `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
-			set_config('enable_mergejoin', 'off', true)`,
+			set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true),
+			set_config('synchronous_commit', 'off', true)`,
+		// Run before settle in the same implicit transaction: the statement's plan
+		// does not depend on its arguments, so planning it anew on every call (a
+		// custom plan) costs more than running it.
+		settlePlan: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`,
 		extend: `UPDATE {s}.deliveries SET lease_expires_at = $4
 			WHERE id = ANY($1::bigint[]) AND state + 0 = 2 AND lease_owner = $2 AND lease_expires_at > $3
 			RETURNING id`,

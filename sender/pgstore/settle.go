@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hookkit/hookkit/sender"
@@ -187,9 +188,22 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 	var applied []int64
 	var notified int64
 	err := retryConflicts(ctx, func() error {
-		return s.pool.QueryRow(ctx, s.q.settle, notify, s.channel, s.cfg.HealthGranularity,
+		// One round trip: the planner setting and the statement in one implicit transaction.
+		b := &pgx.Batch{}
+		b.Queue(s.q.settlePlan)
+		b.Queue(s.q.settle, notify, s.channel, s.cfg.HealthGranularity,
 			a.ids, a.owners, a.nows, a.kinds, a.nextAt, a.errs, a.health, a.disable, a.hasAtt,
-			a.aStarted, a.aDur, a.aStatus, a.aErr, a.aSnip, a.aNext, a.aOutcome).Scan(&applied, &notified)
+			a.aStarted, a.aDur, a.aStatus, a.aErr, a.aSnip, a.aNext, a.aOutcome)
+		br := s.pool.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+		if err := br.QueryRow().Scan(&applied, &notified); err != nil {
+			_ = br.Close()
+			return err
+		}
+		return br.Close()
 	})
 	if err != nil {
 		err = wrap("settle", err)
