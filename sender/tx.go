@@ -60,53 +60,10 @@ func publishTx[TX any](ctx context.Context, s *Sender, tx TX, endpointID string,
 		var zero TX
 		return PublishResult{}, fmt.Errorf("%w: %T does not implement TxPublisher[%T]", ErrTxUnsupported, s.store, zero)
 	}
-	req, err := s.txRequest(ctx, ev, endpointID, opts)
+	// The same validation, encoding and fan-out as Publish and Send.
+	req, err := s.request(ctx, ev, endpointID, opts)
 	if err != nil {
 		return PublishResult{}, err
 	}
 	return p.PublishTx(ctx, tx, req)
-}
-
-// txRequest builds the PublishRequest of Publish (endpointID "") or Send, with
-// the Sender's own validation and encoding (prepare).
-func (s *Sender) txRequest(ctx context.Context, e event.Event, endpointID string, opts []PublishOption) (PublishRequest, error) {
-	payload, o, err := s.prepare(e, opts)
-	if err != nil {
-		return PublishRequest{}, err
-	}
-	var ids []string
-	if endpointID == "" {
-		eps, err := s.store.ListEndpoints(ctx, EndpointFilter{EventType: e.Type, Status: EndpointsEnabled})
-		if err != nil {
-			return PublishRequest{}, fmt.Errorf("sender: listing endpoints: %w", err)
-		}
-		ids = make([]string, 0, len(eps))
-		for _, ep := range eps {
-			if !ep.Disabled && ep.Subscribed(e.Type) {
-				ids = append(ids, ep.ID)
-			}
-		}
-	} else {
-		ep, err := s.store.GetEndpoint(ctx, endpointID)
-		if err != nil {
-			return PublishRequest{}, err
-		}
-		if ep.Disabled {
-			return PublishRequest{}, fmt.Errorf("%w: %s", ErrEndpointDisabled, endpointID)
-		}
-		ids = []string{endpointID}
-	}
-	now := s.clock.Now()
-	return PublishRequest{
-		Event: StoredEvent{
-			ID:             e.ID,
-			Type:           e.Type,
-			Payload:        payload,
-			CreatedAt:      now,
-			IdempotencyKey: o.idempotencyKey,
-		},
-		EndpointIDs:   ids,
-		Now:           now,
-		NextAttemptAt: o.deliverAt,
-	}, nil
 }
