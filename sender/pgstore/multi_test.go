@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/event"
@@ -43,7 +47,7 @@ func newRecorder(t *testing.T, want int, slowFrom string) *recorder {
 		start := time.Now()
 		_, _ = io.Copy(io.Discard, req.Body)
 		inst := req.Header.Get("X-Test-Instance")
-		if inst == r.slowFrom {
+		if r.slowFrom != "" && inst == r.slowFrom {
 			select {
 			case <-time.After(50 * time.Millisecond):
 			case <-req.Context().Done():
@@ -62,6 +66,12 @@ func newRecorder(t *testing.T, want int, slowFrom string) *recorder {
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
+}
+
+func (r *recorder) snapshotIDs() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.ids)
 }
 
 // instanceTransport tags requests with the sending instance.
@@ -266,4 +276,91 @@ func TestThreeInstancesDeliverEverythingOnceAtATime(t *testing.T) {
 	t.Logf("crashed instance: %d deliveries claimed, %d requests sent before dying; %d webhook-ids repeated by the survivors",
 		len(orphaned), fromC, dups)
 	require.Equal(t, events+fromC, len(rec.reqs), "requests = events + the crashed instance's unsettled ones")
+}
+
+// countingHandler counts log records at Warn and above.
+type countingHandler struct{ n *atomic.Int64 }
+
+func (h countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h countingHandler) Handle(context.Context, slog.Record) error {
+	h.n.Add(1)
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestSenderSurvivesTerminatedBackends(t *testing.T) {
+	t.Parallel()
+	const events = 2000
+	app := "hookkit_fault_" + strings.TrimPrefix(randomSchema(), "hookkit_test_")
+	dsn := testDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	var warnings atomic.Int64
+	logger := slog.New(countingHandler{n: &warnings})
+	b := setupWithDSN(t, dsn+sep+"application_name="+app, setupOpts{maxConns: 6})
+	st, err := pgstore.New(pgstore.Config{Pool: b.pool, Schema: b.schema, Logger: logger, PollInterval: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := t.Context()
+	rec := newRecorder(t, events, "")
+	s, err := sender.New(sender.Config{Store: st, Logger: logger, Lease: time.Second, Workers: 8, AllowPrivateNetworks: true})
+	require.NoError(t, err)
+	_, err = s.CreateEndpoint(ctx, sender.Endpoint{ID: "ep_rec", URL: rec.srv.URL + "/hook", MaxConcurrency: 16})
+	require.NoError(t, err)
+	for start := 0; start < events; start += 500 {
+		reqs := make([]sender.PublishRequest, 0, 500)
+		for i := start; i < start+500; i++ {
+			ev, err := event.New("invoice.paid", map[string]int{"n": i})
+			require.NoError(t, err)
+			payload, err := ev.MarshalJSON()
+			require.NoError(t, err)
+			now := time.Now()
+			reqs = append(reqs, sender.PublishRequest{Event: sender.StoredEvent{ID: ev.ID, Type: ev.Type, Payload: payload, CreatedAt: now}, EndpointIDs: []string{"ep_rec"}, Now: now})
+		}
+		_, err := st.PublishBatch(ctx, reqs)
+		require.NoError(t, err)
+	}
+
+	killer := newPool(t, dsn, 1)
+	t.Cleanup(killer.Close)
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := time.Now()
+	go func() { done <- s.Run(runCtx) }()
+	// Terminate every backend of the sender's pool three times while it delivers.
+	killed := 0
+	for range 3 {
+		deadline := time.Now().Add(10 * time.Second)
+		before := len(rec.snapshotIDs())
+		for len(rec.snapshotIDs()) < before+events/8 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		var n int
+		require.NoError(t, killer.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n))
+		killed += n
+		t.Logf("%v: terminated %d backends with %d events delivered", time.Since(started).Round(time.Millisecond), n, len(rec.snapshotIDs()))
+	}
+	select {
+	case <-rec.allSeen:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("only %d of %d events delivered after the faults", len(rec.snapshotIDs()), events)
+	}
+	t.Logf("%v: every event delivered", time.Since(started).Round(time.Millisecond))
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, killer.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{b.schema}.Sanitize()+`.deliveries WHERE state = 3`).Scan(&n))
+		return n == events
+	}, 30*time.Second, 20*time.Millisecond, "every delivery ends Delivered")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	require.NoError(t, s.Shutdown(sctx))
+	cancel()
+	<-done
+	require.Positive(t, killed)
+	require.Positive(t, warnings.Load(), "the failures were logged")
+	t.Logf("terminated %d backends in 3 rounds; %d warnings/errors logged; %d requests for %d events",
+		killed, warnings.Load(), len(rec.reqs), events)
 }
