@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/hookkit/hookkit/signature"
 )
 
 // TestMain checks that no test leaves a goroutine behind: every receiver and
@@ -26,3 +28,6 @@ func heapInuse() uint64 {
 }
 
 const mib = 1 << 20
+
+// signatureSecret returns a new whsec_ secret.
+func signatureSecret() (string, error) { return signature.GenerateSecret() }
