@@ -87,6 +87,7 @@ func (s *Store) Claim(ctx context.Context, req sender.ClaimRequest) ([]sender.Cl
 	if err := rows.Err(); err != nil {
 		return nil, wrap("claim", err)
 	}
+	s.rememberClaims(out)
 	return out, nil
 }
 

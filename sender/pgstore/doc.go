@@ -34,11 +34,13 @@
 // leases of long attempts. The payload of an event is stored once however many
 // endpoints receive it.
 //
-// Durability: Publish, PublishTx, PublishBatch and Settle commit synchronously.
-// Claims commit with synchronous_commit off: if PostgreSQL itself crashes, the
-// last claims may be forgotten, which is the same as their leases expiring at
-// once — the deliveries are claimed and attempted again (at-least-once delivery;
-// receivers deduplicate by webhook-id). Nothing published is ever lost.
+// Durability: Publish, PublishTx and PublishBatch commit synchronously, so a
+// published event is never lost. Claims and (unless Config.SynchronousSettle)
+// settles commit with synchronous_commit off: if the PostgreSQL server itself
+// crashes, the last fraction of a second of them may be forgotten, which is the
+// same as those leases expiring — the deliveries are claimed and attempted
+// again (at-least-once delivery; receivers deduplicate by webhook-id). A
+// terminated connection or a crashed sender loses nothing either way.
 //
 // # Waking dispatchers
 //

@@ -46,6 +46,8 @@ type setupOpts struct {
 	pollInterval time.Duration
 	noListener   bool
 	noMigrate    bool
+	syncSettle   bool
+	noBatching   bool
 }
 
 func randomSchema() string {
@@ -81,11 +83,13 @@ func setupWithDSN(t testing.TB, dsn string, o setupOpts) *testBundle {
 	pool := newPool(t, dsn, o.maxConns)
 	schema := randomSchema()
 	store, err := pgstore.New(pgstore.Config{
-		Pool:            pool,
-		Schema:          schema,
-		PollInterval:    o.pollInterval,
-		DisableListener: o.noListener,
-		Logger:          discard,
+		Pool:                  pool,
+		Schema:                schema,
+		PollInterval:          o.pollInterval,
+		DisableListener:       o.noListener,
+		SynchronousSettle:     o.syncSettle,
+		DisableSettleBatching: o.noBatching,
+		Logger:                discard,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() {

@@ -482,3 +482,45 @@ func TestClaimReadsOnlyTheHeadOfTheQueueWithoutStatistics(t *testing.T) {
 	require.LessOrEqual(t, rows, 2*req.Limit, "the claim stops at the limit instead of reading all 5000 due deliveries:\n%s", plan)
 	require.NotContains(t, plan, "Bitmap Heap Scan on deliveries")
 }
+
+func TestHealthWritesOfABusyEndpointAreCoalesced(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true})
+	ctx := t.Context()
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_1")))
+	for i := range 4 {
+		_, err := b.store.Publish(ctx, sender.PublishRequest{Event: stored(fmt.Sprintf("evt_%d", i)), EndpointIDs: []string{"ep_1"}, Now: t0})
+		require.NoError(t, err)
+	}
+	cs, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "w", Now: t0, Limit: 4, Lease: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, cs, 4)
+	ok := func(i int, at time.Time) {
+		t.Helper()
+		require.NoError(t, b.store.Settle(ctx, sender.SettleRequest{Owner: "w", Now: at, Settlements: []sender.Settlement{{
+			DeliveryID: cs[i].Delivery.ID, Kind: sender.SettleDelivered, Health: sender.HealthSucceeded,
+			Attempt: &sender.Attempt{StartedAt: at, StatusCode: 200, Outcome: "delivered"},
+		}}}))
+	}
+	get := func() sender.Endpoint {
+		ep, err := b.store.GetEndpoint(ctx, "ep_1")
+		require.NoError(t, err)
+		return ep
+	}
+
+	ok(0, t0.Add(time.Second))
+	require.True(t, get().LastSuccessAt.Equal(t0.Add(time.Second)), "the first success is written")
+	ok(1, t0.Add(time.Second+100*time.Millisecond))
+	require.True(t, get().LastSuccessAt.Equal(t0.Add(time.Second)), "a success within HealthGranularity leaves the row alone")
+	ok(2, t0.Add(time.Second+400*time.Millisecond))
+	require.True(t, get().LastSuccessAt.Equal(t0.Add(time.Second+400*time.Millisecond)), "a later one is written")
+
+	// A failure is always written at once.
+	require.NoError(t, b.store.Settle(ctx, sender.SettleRequest{Owner: "w", Now: t0.Add(time.Second + 450*time.Millisecond), Settlements: []sender.Settlement{{
+		DeliveryID: cs[3].Delivery.ID, Kind: sender.SettleRetry, NextAttemptAt: t0.Add(time.Hour), Health: sender.HealthFailed,
+		Attempt: &sender.Attempt{StartedAt: t0, StatusCode: 500, Error: "500", Outcome: "retry"},
+	}}}))
+	ep := get()
+	require.True(t, ep.FailingSince.Equal(t0.Add(time.Second+450*time.Millisecond)))
+	require.True(t, ep.LastFailureAt.Equal(t0.Add(time.Second+450*time.Millisecond)))
+}

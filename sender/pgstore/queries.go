@@ -4,11 +4,11 @@ import "strings"
 
 // queries holds the store's SQL with the schema substituted.
 type queries struct {
-	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
-	insertKeys, selectKeys, updateKeys                          string
-	insertEvents, insertDeliveries, eventConflicts, notify      string
-	claim, claimPlan, extend, settle, settlePlan, nextDue       string
-	getEvent, getDelivery                                       string
+	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint        string
+	insertKeys, selectKeys, updateKeys                                 string
+	insertEvents, insertDeliveries, eventConflicts, notify             string
+	claim, claimPlan, extend, settle, settleLean, asyncCommit, nextDue string
+	getEvent, getDelivery                                              string
 }
 
 const deliveryCols = `id, event_id, event_type, endpoint_id, state, attempts, next_attempt_at,
@@ -114,10 +114,9 @@ func buildQueries(schema string) queries {
 		claimPlan: `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
 			set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true),
 			set_config('synchronous_commit', 'off', true)`,
-		// Run before settle in the same implicit transaction: the statement's plan
-		// does not depend on its arguments, so planning it anew on every call (a
-		// custom plan) costs more than running it.
-		settlePlan: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`,
+		// Run before settle (unless Config.SynchronousSettle) in the same implicit
+		// transaction.
+		asyncCommit: `SELECT set_config('synchronous_commit', 'off', true)`,
 		extend: `UPDATE {s}.deliveries SET lease_expires_at = $4
 			WHERE id = ANY($1::bigint[]) AND state + 0 = 2 AND lease_owner = $2 AND lease_expires_at > $3
 			RETURNING id`,
@@ -184,8 +183,8 @@ func buildQueries(schema string) queries {
 				-- ($3 = Config.HealthGranularity): every settle would otherwise queue on it.
 				AND NOT (
 					h.dis IS NULL
-					AND (h.succ_at IS NULL OR e.last_success_at > h.succ_at - $3::interval)
-					AND (h.fail_at IS NULL OR e.last_failure_at > h.fail_at - $3::interval)
+					AND (h.succ_at IS NULL OR coalesce(e.last_success_at, '-infinity') > h.succ_at - $3::interval)
+					AND (h.fail_at IS NULL OR coalesce(e.last_failure_at, '-infinity') > h.fail_at - $3::interval)
 					AND (h.last_h IS NULL
 						OR (h.last_h = 1 AND e.failing_since IS NULL)
 						OR (h.last_h = 2 AND NOT h.succ AND e.failing_since IS NOT NULL))
@@ -193,6 +192,41 @@ func buildQueries(schema string) queries {
 			)
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
 				CASE WHEN $1 THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
+		// settleLean is settle without the endpoint health part, for batches whose
+		// health changes are all skipped (see Store.skipHealth); $3 is unused.
+		settleLean: `WITH input AS (
+				SELECT * FROM unnest($4::bigint[], $5::text[], $6::timestamptz[], $7::smallint[],
+					$8::timestamptz[], $9::text[], $10::smallint[], $11::text[], $12::boolean[],
+					$13::timestamptz[], $14::bigint[], $15::integer[], $16::text[], $17::text[],
+					$18::timestamptz[], $19::text[])
+				WITH ORDINALITY AS i(id, owner, now, kind, next_at, err, health, disable, has_att,
+					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
+			), upd AS (
+				UPDATE {s}.deliveries d SET
+					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE 1 END,
+					attempts = d.attempts + CASE WHEN i.has_att THEN 1 ELSE 0 END,
+					next_attempt_at = CASE WHEN i.kind IN (2, 3) THEN i.next_at ELSE d.next_attempt_at END,
+					lease_owner = NULL,
+					lease_expires_at = NULL,
+					last_error = CASE WHEN i.kind IN (2, 4) THEN i.err ELSE d.last_error END,
+					last_status_code = CASE WHEN i.has_att THEN i.a_status ELSE d.last_status_code END,
+					updated_at = i.now
+				FROM input i
+				-- "+ 0" keeps the planner on primary-key lookups: with the partial
+				-- in-flight index in reach it may scan every live lease instead.
+				WHERE d.id = i.id AND d.state + 0 = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
+				RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
+			), att AS (
+				INSERT INTO {s}.attempts (delivery_id, event_id, endpoint_id, n, started_at, duration_ns,
+					status_code, error, response_snippet, next_attempt_at, outcome)
+				SELECT u.id, u.event_id, u.endpoint_id, u.attempts, i.a_started, i.a_dur, i.a_status,
+					i.a_err, i.a_snip, i.a_next, i.a_outcome
+				FROM upd u JOIN input i ON i.id = u.id
+				WHERE i.has_att
+				ORDER BY i.ord
+			)
+			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
+				CASE WHEN $1 AND $3::interval IS NOT NULL THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
 		nextDue: `SELECT LEAST(
 				(SELECT min(next_attempt_at) FROM {s}.deliveries WHERE state = 1),
 				(SELECT min(lease_expires_at) FROM {s}.deliveries WHERE state = 2))`,
@@ -202,7 +236,7 @@ func buildQueries(schema string) queries {
 	}
 	for _, p := range []*string{&q.createEndpoint, &q.getEndpoint, &q.updateEndpoint, &q.deleteEndpoint,
 		&q.insertKeys, &q.selectKeys, &q.updateKeys, &q.insertEvents, &q.insertDeliveries,
-		&q.eventConflicts, &q.notify, &q.claim, &q.extend, &q.settle, &q.nextDue, &q.getEvent, &q.getDelivery} {
+		&q.eventConflicts, &q.notify, &q.claim, &q.claimPlan, &q.extend, &q.settle, &q.settleLean, &q.asyncCommit, &q.nextDue, &q.getEvent, &q.getDelivery} {
 		*p = r.Replace(*p)
 	}
 	return q

@@ -165,6 +165,42 @@ func (s *Store) failQueuedSettles() {
 	}
 }
 
+// maxClaimedMemo bounds Store.claimedEP: deliveries claimed but never settled by
+// this store (lost leases) would otherwise accumulate.
+const maxClaimedMemo = 1 << 17
+
+func (s *Store) rememberClaims(cs []sender.Claimed) {
+	if len(cs) == 0 || s.cfg.HealthGranularity <= 0 {
+		return
+	}
+	s.healthMu.Lock()
+	if len(s.claimedEP)+len(cs) > maxClaimedMemo {
+		clear(s.claimedEP)
+	}
+	for i := range cs {
+		s.claimedEP[cs[i].Delivery.ID] = cs[i].Endpoint.ID
+	}
+	s.healthMu.Unlock()
+}
+
+// skipHealth reports whether a HealthSucceeded settlement of delivery id at now
+// may leave the endpoint's row alone: this store wrote a success for the same
+// endpoint less than Config.HealthGranularity earlier (and no failure since).
+// Another process's failure in between can then stay recorded for at most that
+// long, the lag Config.HealthGranularity documents.
+func (s *Store) skipHealthLocked(id sender.DeliveryID, now time.Time) (endpoint string, skip bool) {
+	ep, ok := s.claimedEP[id]
+	if !ok {
+		return "", false
+	}
+	last, ok := s.successAt[ep]
+	if !ok {
+		return ep, false
+	}
+	d := now.Sub(last)
+	return ep, d < s.cfg.HealthGranularity && d > -s.cfg.HealthGranularity
+}
+
 // flushSettles runs one statement for calls and answers each.
 func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 	var (
@@ -173,6 +209,16 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 		seen   = map[sender.DeliveryID]bool{}
 		dupes  = make([][]sender.DeliveryID, len(calls))
 	)
+	type healthNote struct {
+		id       sender.DeliveryID
+		endpoint string
+		health   sender.Health
+		now      time.Time
+		disabled bool
+	}
+	var notes []healthNote // in batch order
+	needHealth := false
+	s.healthMu.Lock()
 	for ci, c := range calls {
 		notify = notify || c.notify
 		for _, st := range c.items {
@@ -182,28 +228,46 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 				continue
 			}
 			seen[st.DeliveryID] = true
+			ep, skip := "", false
+			if s.cfg.HealthGranularity > 0 {
+				ep, skip = s.skipHealthLocked(st.DeliveryID, c.now)
+				skip = skip && st.Health == sender.HealthSucceeded && st.DisableEndpoint == ""
+				delete(s.claimedEP, st.DeliveryID) // the lease ends here either way
+			}
+			if ep != "" {
+				notes = append(notes, healthNote{id: st.DeliveryID, endpoint: ep, health: st.Health, now: c.now, disabled: st.DisableEndpoint != ""})
+			}
+			if skip {
+				st.Health = sender.HealthUnchanged
+			}
+			needHealth = needHealth || st.Health != sender.HealthUnchanged || st.DisableEndpoint != ""
 			a.add(c.owner, c.now, st)
 		}
 	}
+	s.healthMu.Unlock()
+	sql := s.q.settle
+	if !needHealth {
+		sql = s.q.settleLean
+	}
 	var applied []int64
 	var notified int64
+	args := []any{notify, s.channel, s.cfg.HealthGranularity,
+		a.ids, a.owners, a.nows, a.kinds, a.nextAt, a.errs, a.health, a.disable, a.hasAtt,
+		a.aStarted, a.aDur, a.aStatus, a.aErr, a.aSnip, a.aNext, a.aOutcome}
 	err := retryConflicts(ctx, func() error {
-		// One round trip: the planner setting and the statement in one implicit transaction.
+		if s.cfg.SynchronousSettle {
+			return s.pool.QueryRow(ctx, sql, args...).Scan(&applied, &notified)
+		}
+		// One round trip: synchronous_commit off and the statement in one implicit transaction.
 		b := &pgx.Batch{}
-		b.Queue(s.q.settlePlan)
-		b.Queue(s.q.settle, notify, s.channel, s.cfg.HealthGranularity,
-			a.ids, a.owners, a.nows, a.kinds, a.nextAt, a.errs, a.health, a.disable, a.hasAtt,
-			a.aStarted, a.aDur, a.aStatus, a.aErr, a.aSnip, a.aNext, a.aOutcome)
+		b.Queue(s.q.asyncCommit)
+		b.Queue(sql, args...)
 		br := s.pool.SendBatch(ctx, b)
+		defer br.Close()
 		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
 			return err
 		}
-		if err := br.QueryRow().Scan(&applied, &notified); err != nil {
-			_ = br.Close()
-			return err
-		}
-		return br.Close()
+		return br.QueryRow().Scan(&applied, &notified)
 	})
 	if err != nil {
 		err = wrap("settle", err)
@@ -218,6 +282,24 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 	got := make(map[int64]bool, len(applied))
 	for _, id := range applied {
 		got[id] = true
+	}
+	if len(notes) > 0 {
+		// Remember the successes just written; forget endpoints that failed.
+		s.healthMu.Lock()
+		for _, n := range notes {
+			if !got[int64(n.id)] {
+				continue
+			}
+			switch {
+			case n.disabled || n.health == sender.HealthFailed:
+				delete(s.successAt, n.endpoint)
+			case n.health == sender.HealthSucceeded:
+				if last, ok := s.successAt[n.endpoint]; !ok || n.now.After(last) {
+					s.successAt[n.endpoint] = n.now
+				}
+			}
+		}
+		s.healthMu.Unlock()
 	}
 	for ci, c := range calls {
 		var lost []sender.DeliveryID
