@@ -121,7 +121,18 @@ func (s *Store) Settle(ctx context.Context, req sender.SettleRequest) error {
 	}
 	// Once queued, the statement runs whatever ctx does; wait for its result so
 	// that an error always means "not applied" or "lease lost".
-	return <-call.done
+	select {
+	case err := <-call.done:
+		return err
+	case <-s.stopped:
+		// Closed: the flusher either answered before stopping or never took the call.
+		select {
+		case err := <-call.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 // settleLoop coalesces queued Settle calls: it takes one, adds whatever else is

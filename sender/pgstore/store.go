@@ -134,7 +134,8 @@ type Store struct {
 	wake chan struct{}
 
 	settleQ chan *settleCall // nil when Config.DisableSettleBatching
-	closing chan struct{}
+	closing chan struct{}    // closed by Close
+	stopped chan struct{}    // closed when Close has stopped every goroutine
 
 	// healthMu guards claimedEP (the endpoint of each delivery this store claimed
 	// and has not settled yet) and successAt (when this store last wrote a success
@@ -170,6 +171,7 @@ func New(cfg Config) (*Store, error) {
 		cfg:        cfg,
 		wake:       make(chan struct{}),
 		closing:    make(chan struct{}),
+		stopped:    make(chan struct{}),
 		claimedEP:  map[sender.DeliveryID]string{},
 		successAt:  map[string]time.Time{},
 	}
@@ -199,6 +201,7 @@ func (s *Store) Close() error {
 		close(s.closing)
 		s.cancel()
 		s.done.Wait()
+		close(s.stopped)
 	})
 	return nil
 }
