@@ -115,8 +115,10 @@ func buildQueries(schema string) queries {
 			set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true),
 			set_config('synchronous_commit', 'off', true)`,
 		// Run before settle (unless Config.SynchronousSettle) in the same implicit
-		// transaction.
-		asyncCommit: `SELECT set_config('synchronous_commit', 'off', true)`,
+		// transaction: asynchronous commit, and the generic plan (the statement's
+		// plan does not depend on its arguments; planning it on every call costs
+		// about as much as running it).
+		asyncCommit: `SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
 		extend: `UPDATE {s}.deliveries SET lease_expires_at = $4
 			WHERE id = ANY($1::bigint[]) AND state + 0 = 2 AND lease_owner = $2 AND lease_expires_at > $3
 			RETURNING id`,
