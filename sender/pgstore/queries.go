@@ -7,7 +7,7 @@ type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint        string
 	insertKeys, selectKeys, updateKeys                                 string
 	insertEvents, insertDeliveries, eventConflicts, notify             string
-	claim, claimPlan, extend, settle, settleLean, asyncCommit, nextDue string
+	claim, claimPlan, extend, settle, settleLean, asyncCommit, genericPlan, nextDue string
 	getEvent, getDelivery                                              string
 }
 
@@ -119,6 +119,7 @@ func buildQueries(schema string) queries {
 		// plan does not depend on its arguments; planning it on every call costs
 		// about as much as running it).
 		asyncCommit: `SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
+		genericPlan: `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`,
 		extend: `UPDATE {s}.deliveries SET lease_expires_at = $4
 			WHERE id = ANY($1::bigint[]) AND state + 0 = 2 AND lease_owner = $2 AND lease_expires_at > $3
 			RETURNING id`,
@@ -238,7 +239,7 @@ func buildQueries(schema string) queries {
 	}
 	for _, p := range []*string{&q.createEndpoint, &q.getEndpoint, &q.updateEndpoint, &q.deleteEndpoint,
 		&q.insertKeys, &q.selectKeys, &q.updateKeys, &q.insertEvents, &q.insertDeliveries,
-		&q.eventConflicts, &q.notify, &q.claim, &q.claimPlan, &q.extend, &q.settle, &q.settleLean, &q.asyncCommit, &q.nextDue, &q.getEvent, &q.getDelivery} {
+		&q.eventConflicts, &q.notify, &q.claim, &q.claimPlan, &q.extend, &q.settle, &q.settleLean, &q.asyncCommit, &q.genericPlan, &q.nextDue, &q.getEvent, &q.getDelivery} {
 		*p = r.Replace(*p)
 	}
 	return q

@@ -266,12 +266,13 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 		a.ids, a.owners, a.nows, a.kinds, a.nextAt, a.errs, a.health, a.disable, a.hasAtt,
 		a.aStarted, a.aDur, a.aStatus, a.aErr, a.aSnip, a.aNext, a.aOutcome}
 	err := retryConflicts(ctx, func() error {
-		if s.cfg.SynchronousSettle {
-			return s.pool.QueryRow(ctx, sql, args...).Scan(&applied, &notified)
-		}
-		// One round trip: synchronous_commit off and the statement in one implicit transaction.
+		// One round trip: the settings and the statement in one implicit transaction.
 		b := &pgx.Batch{}
-		b.Queue(s.q.asyncCommit)
+		if s.cfg.SynchronousSettle {
+			b.Queue(s.q.genericPlan)
+		} else {
+			b.Queue(s.q.asyncCommit)
+		}
 		b.Queue(sql, args...)
 		br := s.pool.SendBatch(ctx, b)
 		defer br.Close()
