@@ -4,11 +4,11 @@ import "strings"
 
 // queries holds the store's SQL with the schema substituted.
 type queries struct {
-	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint        string
-	insertKeys, selectKeys, updateKeys                                 string
-	insertEvents, insertDeliveries, eventConflicts, notify             string
+	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint                     string
+	insertKeys, selectKeys, updateKeys                                              string
+	insertEvents, insertDeliveries, eventConflicts, notify                          string
 	claim, claimPlan, extend, settle, settleLean, asyncCommit, genericPlan, nextDue string
-	getEvent, getDelivery                                              string
+	getEvent, getDelivery                                                           string
 }
 
 const deliveryCols = `id, event_id, event_type, endpoint_id, state, attempts, next_attempt_at,
