@@ -84,6 +84,8 @@ type demo struct {
 	delivered     map[sender.DeliveryID]bool      // deliveries delivered at least once
 	deadLetters   map[string]sender.AttemptReport // by event id + "/" + endpoint id
 	bulkDelivered int
+	storySettled  int // attempt outcomes of story deliveries, narrated
+	storyHandled  int // story events processed by a receiver's handler, narrated
 }
 
 func newDemo(cfg config, stdout io.Writer) (*demo, error) {
@@ -138,6 +140,14 @@ func (d *demo) label(eventID string) string {
 	return d.story[eventID]
 }
 
+// handled counts a story event processed by a handler once its line is out.
+func (d *demo) handled() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.storyHandled++
+	d.notify()
+}
+
 func short(id string) string {
 	if len(id) > 10 {
 		return "evt_…" + id[len(id)-6:]
@@ -157,6 +167,16 @@ var _ sender.Observer = senderObserver{}
 
 func (senderObserver) AttemptFinished(context.Context, sender.AttemptReport) {}
 
+// narrated counts an attempt outcome of a story event once its line is out.
+func (d *demo) narrated(eventID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.story[eventID]; ok {
+		d.storySettled++
+		d.notify()
+	}
+}
+
 func (o senderObserver) Delivered(_ context.Context, r sender.AttemptReport) {
 	d := o.d
 	d.mu.Lock()
@@ -170,6 +190,7 @@ func (o senderObserver) Delivered(_ context.Context, r sender.AttemptReport) {
 	d.mu.Unlock()
 	if story {
 		d.n.say("sender", "%-7s delivered %s %s: %d on attempt %d (%s)", r.EndpointID, r.EventType, lbl, r.StatusCode, r.Attempt, took(r.Duration))
+		d.narrated(r.EventID)
 	}
 }
 
@@ -189,6 +210,7 @@ func (o senderObserver) RetryScheduled(_ context.Context, r sender.AttemptReport
 		why = "the endpoint's Retry-After (the schedule said " + seconds(d.schedule.Delays[r.Attempt]) + ")"
 	}
 	d.n.say("sender", "%-7s failed    %s %s: %s on attempt %d, retry in %s per %s", r.EndpointID, r.EventType, lbl, status(r), r.Attempt, seconds(wait), why)
+	d.narrated(r.EventID)
 }
 
 func (o senderObserver) DeadLettered(_ context.Context, r sender.AttemptReport) {
@@ -200,6 +222,7 @@ func (o senderObserver) DeadLettered(_ context.Context, r sender.AttemptReport) 
 	d.notify()
 	d.mu.Unlock()
 	d.n.say("sender", "%-7s DEAD      %s %s: dead-lettered after attempt %d: %s", r.EndpointID, r.EventType, lbl, r.Attempt, r.Reason)
+	d.narrated(r.EventID)
 }
 
 func (o senderObserver) EndpointDisabled(_ context.Context, r sender.EndpointReport) {
@@ -265,18 +288,21 @@ func (d *demo) billingApp(keys *signature.Keyring) (*receiver.Handler, error) {
 	receiver.Handle(router, "invoice.paid", func(_ context.Context, ev event.Event, inv InvoicePaid) error {
 		if lbl := d.label(ev.ID); lbl != "" {
 			d.n.say("billing-app", "processed invoice.paid %s: invoice %s paid, %d.%02d %s", lbl, inv.InvoiceID, inv.AmountCents/100, inv.AmountCents%100, strings.ToUpper(inv.Currency))
+			d.handled()
 		}
 		return nil
 	})
 	receiver.Handle(router, "invoice.refunded", func(_ context.Context, ev event.Event, r InvoiceRefunded) error {
 		if lbl := d.label(ev.ID); lbl != "" {
 			d.n.say("billing-app", "processed invoice.refunded %s: invoice %s refunded (%s)", lbl, r.InvoiceID, r.Reason)
+			d.handled()
 		}
 		return nil
 	})
 	receiver.Handle(router, "customer.created", func(_ context.Context, ev event.Event, c CustomerCreated) error {
 		if lbl := d.label(ev.ID); lbl != "" {
 			d.n.say("billing-app", "processed customer.created %s: welcome, %s", lbl, c.Name)
+			d.handled()
 		}
 		return nil
 	})
@@ -295,6 +321,7 @@ func (d *demo) crmApp(keys *signature.Keyring) (*receiver.Handler, error) {
 	router.HandleFunc("invoice.*", func(_ context.Context, ev event.Event) error {
 		if lbl := d.label(ev.ID); lbl != "" {
 			d.n.say("crm-app", "processed %s %s: synced to the CRM", ev.Type, lbl)
+			d.handled()
 		}
 		return nil
 	})
@@ -490,11 +517,36 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		d.n.say("app", "publish   %s %s → %s", ev.Type, short(ev.ID), strings.Join(to, ", "))
 	}
 
-	// 3. Bulk events, when asked for (-events N).
+	// Let the first attempts play out before the next act.
+	if err := d.waitFor(ctx, "the first attempts", func() bool {
+		return d.storySettled >= 11 && // 6 to healthy, 4 to flaky, 1 to gone (its second delivery is paused)
+			d.storyHandled >= 8 // 6 in billing-app, 2 in crm-app (the others are failing)
+	}); err != nil {
+		return summary{}, err
+	}
+
+	// An operator re-sends a delivered event: the receiver dedupes it.
+	d.n.heading("2. an operator re-sends a delivered event")
+	d.n.say("operator", "re-send   delivery %s (%s to healthy, already delivered): same webhook-id", dupDelivery, short(evs[0].ID))
+	if err := s.Replay(ctx, dupDelivery); err != nil {
+		return summary{}, err
+	}
+	if err := d.waitFor(ctx, "the re-sent delivery", func() bool { return d.storySettled >= 12 }); err != nil {
+		return summary{}, err
+	}
+
+	// An attacker: a forged signature, and a genuine request replayed late.
+	d.n.heading("3. an attacker tries a forged and a replayed request")
+	if err := d.attack(ctx, base+"/billing/webhooks", billingSecret); err != nil {
+		return summary{}, err
+	}
+
+	// Bulk events, when asked for (-events N), delivered during the rest of the story.
 	bulk := d.cfg.Events - storyEvents
 	var progressDone chan struct{}
 	if bulk > 0 {
-		d.n.say("app", "publish   %d more invoice.paid events in bulk (not narrated; 1 in 10 fails once on flaky)", bulk)
+		d.n.heading("   bulk traffic")
+		d.n.say("app", "publish   %d more invoice.paid events (not narrated; 1 in 10 fails once on flaky)", bulk)
 		for i := range bulk {
 			ev, err := event.New("invoice.paid", InvoicePaid{InvoiceID: fmt.Sprintf("in_%d", 2000+i), AmountCents: int64(100 + i), Currency: "eur"})
 			if err != nil {
@@ -513,22 +565,7 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		go d.showProgress(ctx, 2*bulk, progressDone)
 	}
 
-	// 4. An attacker: a forged signature, and a genuine request replayed late.
-	d.n.heading("2. an attacker tries forged and replayed requests")
-	if err := d.attack(ctx, base+"/billing/webhooks", billingSecret); err != nil {
-		return summary{}, err
-	}
-
-	// 5. An operator re-sends a delivered event: the receiver dedupes it.
-	d.n.heading("3. deliveries, retries, a duplicate, a dead letter and its replay")
-	if err := d.waitFor(ctx, "the first delivery to healthy", func() bool { return d.delivered[dupDelivery] }); err != nil {
-		return summary{}, err
-	}
-	d.n.say("operator", "re-send   delivery %s (%s to healthy, already delivered): same webhook-id", dupDelivery, short(evs[0].ID))
-	if err := s.Replay(ctx, dupDelivery); err != nil {
-		return summary{}, err
-	}
-
+	d.n.heading("4. retries on the schedule and Retry-After, a dead letter and its replay")
 	// 6. The flaky endpoint's persistent failure ends in a dead letter; once
 	// fixed, the operator replays it.
 	var dead sender.AttemptReport
@@ -578,6 +615,13 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		row := endpointRow{Name: ep.ID, Subscribed: strings.Join(ep.EventTypes, ","), Delivered: st.delivered, Retried: st.retried, Dead: st.dead, Status: "enabled"}
 		if st.disabled != "" {
 			row.Status = "disabled (" + st.disabled + ")"
+			paused, err := s.ListDeliveries(ctx, sender.DeliveryFilter{EndpointID: ep.ID, State: sender.StatePending})
+			if err != nil {
+				return summary{}, err
+			}
+			if len(paused) > 0 {
+				row.Status += fmt.Sprintf(", %d delivery paused", len(paused))
+			}
 		}
 		sum.endpoints = append(sum.endpoints, row)
 	}
