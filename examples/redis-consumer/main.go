@@ -90,7 +90,6 @@ func newReplica(name string, keys *signature.Keyring, store *redisstore.Store, p
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		done.add(ev.ID)
 		p.say(name, "processed %s %s", ev.Type, ev.ID)
 		return nil
 	})
@@ -99,6 +98,8 @@ func newReplica(name string, keys *signature.Keyring, store *redisstore.Store, p
 		Handler: router,
 		Store:   store, // shared by the replicas: Claim is one atomic Lua script in Redis
 		Logger:  slog.New(slog.DiscardHandler),
+		// Processed is called once the event is recorded as done in Redis.
+		Observer: receiver.Observer{Processed: func(_ context.Context, info receiver.Info) { done.add(info.ID) }},
 	})
 }
 
@@ -209,7 +210,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
-	// 2. Once processed, a late redelivery to either replica is a duplicate.
+	// 2. Once processed (and recorded), a late redelivery to either replica is a duplicate.
 	if err := waitFor(ctx, func() bool { return done.count(first.ID) > 0 }); err != nil {
 		return err
 	}
