@@ -287,22 +287,23 @@ func TestPublishTxNotifiesOnCommitOnly(t *testing.T) {
 	}
 }
 
-// waitListening waits until the store's listener has connected (it signals once
-// when LISTEN succeeds).
+// waitListening waits until the store's listener has connected: it sends
+// notifications until one wakes the store (its LISTEN also signals once when
+// it succeeds). Tests that use it set a long PollInterval.
 func waitListening(t *testing.T, s *pgstore.Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		var n int
-		err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event = 'ClientRead' AND query ILIKE 'LISTEN %' AND query LIKE '%'||$1||'%'`, s.Channel()).Scan(&n)
-		require.NoError(t, err)
-		if n > 0 {
-			return
+		wake := s.Notify()
+		if _, err := s.Pool().Exec(t.Context(), `SELECT pg_notify($1, '')`, s.Channel()); err != nil {
+			// A connection killed by a test: the pool replaces it on the next try.
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		select {
-		case <-s.Notify():
-		case <-time.After(20 * time.Millisecond):
+		case <-wake:
+			return
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	t.Fatal("listener did not connect within 10 s")
@@ -523,4 +524,35 @@ func TestHealthWritesOfABusyEndpointAreCoalesced(t *testing.T) {
 	ep := get()
 	require.True(t, ep.FailingSince.Equal(t0.Add(time.Second+450*time.Millisecond)))
 	require.True(t, ep.LastFailureAt.Equal(t0.Add(time.Second+450*time.Millisecond)))
+}
+
+func TestUnusualSchemaNamesWork(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	pool := newPool(t, dsn, 3)
+	t.Cleanup(pool.Close)
+	// Quoting, mixed case, spaces and a name long enough to truncate the channel name mid-rune.
+	schema := `Hook"Kit ` + strings.Repeat("é", 20) + randomSchema()[len("hookkit_test_"):]
+	schema = schema[:min(len(schema), 63)]
+	st, err := pgstore.New(pgstore.Config{Pool: pool, Schema: schema, Logger: discard, PollInterval: time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = st.Close()
+		_, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	})
+	ctx := t.Context()
+	require.NoError(t, st.Migrate(ctx))
+	require.NoError(t, st.CreateEndpoint(ctx, storetest.Endpoint("ep_1")))
+	waitListening(t, st)
+	wake := st.Notify()
+	_, err = pool.Exec(ctx, `SELECT pg_notify($1, '')`, st.Channel())
+	require.NoError(t, err)
+	select {
+	case <-wake:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up on the schema's channel")
+	}
+	res, err := st.Publish(ctx, sender.PublishRequest{Event: stored("evt_1"), EndpointIDs: []string{"ep_1"}, Now: t0})
+	require.NoError(t, err)
+	require.Len(t, res.Deliveries, 1)
 }

@@ -213,11 +213,8 @@ func (s *Store) Schema() string { return s.schemaName }
 func (s *Store) Channel() string { return s.channel }
 
 func channelName(schema string) string {
-	c := "hookkit_sender_" + schema
-	if len(c) > 63 {
-		c = c[:63]
-	}
-	return c
+	// PostgreSQL truncates identifiers to 63 bytes; cut at a rune boundary.
+	return truncateUTF8("hookkit_sender_"+schema, 63)
 }
 
 // ---- encoding helpers -------------------------------------------------------
