@@ -151,8 +151,9 @@ type Store struct {
 }
 
 var (
-	_ sender.Store    = (*Store)(nil)
-	_ sender.Notifier = (*Store)(nil)
+	_ sender.Store               = (*Store)(nil)
+	_ sender.Notifier            = (*Store)(nil)
+	_ sender.TxPublisher[pgx.Tx] = (*Store)(nil)
 )
 
 // New returns a Store on cfg.Pool. It starts the listener and poll goroutines
