@@ -360,9 +360,8 @@ func (d *demo) flaky(next http.Handler, retryAfter int) http.Handler {
 // ---- the story ---------------------------------------------------------------
 
 type storyEvent struct {
-	typ   string
-	data  any
-	label string
+	typ  string
+	data any
 }
 
 func (d *demo) play(ctx context.Context) (summary, error) {
@@ -470,7 +469,7 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 	}
 	d.n.say("setup", "retries after %s, then dead letter (compressed; the default is 5s, 5m, 30m, 2h, 5h, 10h, 10h)", strings.Join(delays, ", "))
 
-	// 1. The catalog refuses what it does not document.
+	// Act 1: a burst of events. The strict catalog refuses what it does not document.
 	d.n.heading("1. publish a burst of events")
 	if bad, err := event.New("order.shipped", map[string]any{"order_id": "ord_1"}); err == nil {
 		_, err := s.Publish(ctx, bad)
@@ -480,14 +479,15 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		d.n.say("sender", "refused   order.shipped: not in the strict catalog, nothing stored")
 	}
 
-	// 2. The story's burst.
+	// The story's events: the first one meets 500, 500, 429 on flaky; the
+	// fourth fails on flaky until the operator fixes it.
 	story := []storyEvent{
-		{"invoice.paid", InvoicePaid{"in_1001", 4200, "eur"}, ""},
-		{"customer.created", CustomerCreated{"cus_ada", "Ada Lovelace"}, ""},
-		{"invoice.paid", InvoicePaid{"in_1002", 1999, "eur"}, ""},
-		{"invoice.refunded", InvoiceRefunded{"in_1001", 4200, "paid twice"}, ""},
-		{"customer.created", CustomerCreated{"cus_grace", "Grace Hopper"}, ""},
-		{"invoice.paid", InvoicePaid{"in_1003", 12000, "usd"}, ""},
+		{"invoice.paid", InvoicePaid{"in_1001", 4200, "eur"}},
+		{"customer.created", CustomerCreated{"cus_ada", "Ada Lovelace"}},
+		{"invoice.paid", InvoicePaid{"in_1002", 1999, "eur"}},
+		{"invoice.refunded", InvoiceRefunded{"in_1001", 4200, "paid twice"}},
+		{"customer.created", CustomerCreated{"cus_grace", "Grace Hopper"}},
+		{"invoice.paid", InvoicePaid{"in_1003", 12000, "usd"}},
 	}
 	evs := make([]event.Event, len(story))
 	d.mu.Lock()
@@ -525,7 +525,7 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		return summary{}, err
 	}
 
-	// An operator re-sends a delivered event: the receiver dedupes it.
+	// Act 2: an operator re-sends a delivered event: the receiver dedupes it.
 	d.n.heading("2. an operator re-sends a delivered event")
 	d.n.say("operator", "re-send   delivery %s (%s to healthy, already delivered): same webhook-id", dupDelivery, short(evs[0].ID))
 	if err := s.Replay(ctx, dupDelivery); err != nil {
@@ -535,7 +535,7 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		return summary{}, err
 	}
 
-	// An attacker: a forged signature, and a genuine request replayed late.
+	// Act 3: an attacker: a forged signature, and a genuine request replayed late.
 	d.n.heading("3. an attacker tries a forged and a replayed request")
 	if err := d.attack(ctx, base+"/billing/webhooks", billingSecret); err != nil {
 		return summary{}, err
@@ -566,8 +566,8 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 	}
 
 	d.n.heading("4. retries on the schedule and Retry-After, a dead letter and its replay")
-	// 6. The flaky endpoint's persistent failure ends in a dead letter; once
-	// fixed, the operator replays it.
+	// Act 4: retries; the flaky endpoint's persistent failure ends in a dead
+	// letter; once it is fixed, the operator replays it.
 	var dead sender.AttemptReport
 	if err := d.waitFor(ctx, "the dead letter on flaky", func() bool {
 		var ok bool
@@ -584,7 +584,7 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		return summary{}, err
 	}
 
-	// 7. Wait until every delivery that can settle has settled.
+	// Wait until every delivery that can settle has settled.
 	invoices := 4 + bulk
 	err = d.waitFor(ctx, "every delivery", func() bool {
 		return d.endpoints["healthy"].delivered >= d.cfg.Events+1 && // + the duplicate
