@@ -556,3 +556,86 @@ func TestUnusualSchemaNamesWork(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Deliveries, 1)
 }
+
+// A disabled endpoint's backlog is parked outside the claim's index: claims for
+// the other endpoints do not walk it, and enabling the endpoint resumes it.
+func TestADisabledEndpointsBacklogCostsClaimsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true, maxConns: 2})
+	ctx := t.Context()
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_off")))
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_on")))
+	var reqs []sender.PublishRequest
+	for i := range 2000 {
+		reqs = append(reqs, sender.PublishRequest{Event: stored(fmt.Sprintf("evt_off_%d", i)), EndpointIDs: []string{"ep_off"}, Now: t0})
+	}
+	for i := range 10 {
+		reqs = append(reqs, sender.PublishRequest{Event: stored(fmt.Sprintf("evt_on_%d", i)), EndpointIDs: []string{"ep_on"}, Now: t0.Add(time.Second)})
+	}
+	_, err := b.store.PublishBatch(ctx, reqs)
+	require.NoError(t, err)
+	off, err := b.store.GetEndpoint(ctx, "ep_off")
+	require.NoError(t, err)
+	off.Disabled, off.DisabledReason, off.DisabledAt = true, "410 Gone", t0
+	require.NoError(t, b.store.UpdateEndpoint(ctx, off))
+
+	req := sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Minute), Limit: 32, Lease: time.Minute}
+	plan, err := b.store.ExplainClaim(ctx, req, true)
+	require.NoError(t, err)
+	for l := range strings.SplitSeq(plan, "\n") {
+		if strings.Contains(l, "deliveries_pending_idx") {
+			_, actual, _ := strings.Cut(l, "actual time=")
+			var start, end float64
+			var rows, loops int
+			_, err := fmt.Sscanf(actual, "%f..%f rows=%d loops=%d", &start, &end, &rows, &loops)
+			require.NoError(t, err, l)
+			require.LessOrEqual(t, rows, 10, "the paused backlog is not in the pending index:\n%s", plan)
+		}
+	}
+	pending, err := b.store.ListDeliveries(ctx, sender.DeliveryFilter{EndpointID: "ep_off", State: sender.StatePending, Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, pending, 5, "paused deliveries read as pending")
+	require.Equal(t, sender.StatePending, pending[0].State)
+
+	cs, err := b.store.Claim(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, cs, 10)
+	for _, c := range cs {
+		require.Equal(t, "ep_on", c.Endpoint.ID)
+	}
+
+	off.Disabled, off.DisabledReason, off.DisabledAt = false, "", time.Time{}
+	require.NoError(t, b.store.UpdateEndpoint(ctx, off))
+	cs, err = b.store.Claim(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, cs, 32, "enabling the endpoint resumes its backlog")
+	require.Equal(t, "ep_off", cs[0].Endpoint.ID)
+}
+
+func TestSettleDisablingAnEndpointParksItsBacklog(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true, maxConns: 2})
+	ctx := t.Context()
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_gone")))
+	for i := range 5 {
+		_, err := b.store.Publish(ctx, sender.PublishRequest{Event: stored(fmt.Sprintf("evt_%d", i)), EndpointIDs: []string{"ep_gone"}, Now: t0})
+		require.NoError(t, err)
+	}
+	cs, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "o", Now: t0, Limit: 2, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, cs, 2)
+	require.NoError(t, b.store.Settle(ctx, sender.SettleRequest{Owner: "o", Now: t0, Settlements: []sender.Settlement{
+		{DeliveryID: cs[0].Delivery.ID, Kind: sender.SettleDead, Error: "410 Gone", DisableEndpoint: "endpoint answered 410 Gone",
+			Attempt: &sender.Attempt{StartedAt: t0, StatusCode: 410, Error: "410", Outcome: "gone"}},
+		{DeliveryID: cs[1].Delivery.ID, Kind: sender.SettleRetry, NextAttemptAt: t0, Error: "x"},
+	}}))
+	var paused int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{b.schema}.Sanitize()+`.deliveries WHERE state = 5`).Scan(&paused))
+	require.Equal(t, 4, paused, "the three waiting deliveries and the retried one are parked")
+	left, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Hour), Limit: 10, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Empty(t, left)
+	pending, err := b.store.ListDeliveries(ctx, sender.DeliveryFilter{State: sender.StatePending})
+	require.NoError(t, err)
+	require.Len(t, pending, 4)
+}

@@ -42,7 +42,11 @@ func buildQueries(schema string) queries {
 				rate_limit = $7, max_concurrency = $8, ordered = $9, timeout_ns = $10, disabled = $11,
 				disabled_reason = $12, disabled_at = $13, metadata = $14, updated_at = $15,
 				last_success_at = $16, last_failure_at = $17, failing_since = $18
-			WHERE id = $1 RETURNING id)
+			WHERE id = $1 RETURNING id, disabled),
+			-- Pause the pending backlog of a disabled endpoint (out of the claim's index),
+			-- resume it when the endpoint is enabled.
+			p AS (UPDATE {s}.deliveries d SET state = CASE WHEN u.disabled THEN 5 ELSE 1 END
+				FROM u WHERE d.endpoint_id = u.id AND d.state = CASE WHEN u.disabled THEN 1 ELSE 5 END)
 			SELECT count(*) FROM u, LATERAL (SELECT pg_notify($19, '')) n`,
 		deleteEndpoint: `WITH a AS (DELETE FROM {s}.attempts
 				WHERE delivery_id IN (SELECT id FROM {s}.deliveries WHERE endpoint_id = $1)),
@@ -60,10 +64,11 @@ func buildQueries(schema string) queries {
 			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[], $5::text[]) AS u(i, t, p, c, k)
 			ON CONFLICT (id) DO NOTHING RETURNING id`,
 		insertDeliveries: `INSERT INTO {s}.deliveries (event_id, event_type, endpoint_id, state, next_attempt_at, created_at, updated_at)
-			SELECT e, t, ep, 1, n, c, c
+			SELECT u.e, u.t, u.ep, CASE WHEN x.disabled THEN 5 ELSE 1 END, u.n, u.c, u.c
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
 				WITH ORDINALITY AS u(e, t, ep, n, c, ord)
-			ORDER BY ord
+			LEFT JOIN {s}.endpoints x ON x.id = u.ep
+			ORDER BY u.ord
 			ON CONFLICT (event_id, endpoint_id) DO NOTHING
 			RETURNING id, event_id, endpoint_id`,
 		eventConflicts: `SELECT e.id FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(id, type, payload)
@@ -134,7 +139,12 @@ func buildQueries(schema string) queries {
 					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
 			), upd AS (
 				UPDATE {s}.deliveries d SET
-					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE 1 END,
+					-- Back to pending, or paused if its endpoint is (being) disabled.
+					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE CASE WHEN i.disable <> ''
+						OR (SELECT x.disabled FROM {s}.endpoints x WHERE x.id = d.endpoint_id)
+						OR EXISTS (SELECT 1 FROM input j JOIN {s}.deliveries dj ON dj.id = j.id
+							WHERE j.disable <> '' AND dj.endpoint_id = d.endpoint_id)
+						THEN 5 ELSE 1 END END,
 					attempts = d.attempts + CASE WHEN i.has_att THEN 1 ELSE 0 END,
 					next_attempt_at = CASE WHEN i.kind IN (2, 3) THEN i.next_at ELSE d.next_attempt_at END,
 					lease_owner = NULL,
@@ -192,6 +202,10 @@ func buildQueries(schema string) queries {
 						OR (h.last_h = 1 AND e.failing_since IS NULL)
 						OR (h.last_h = 2 AND NOT h.succ AND e.failing_since IS NOT NULL))
 				)
+			), park AS (
+				-- An endpoint disabled here: pause its pending backlog (see migration 0001).
+				UPDATE {s}.deliveries d SET state = 5
+				FROM health h WHERE h.dis IS NOT NULL AND d.endpoint_id = h.endpoint_id AND d.state = 1
 			)
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
 				CASE WHEN $1 THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
@@ -206,7 +220,10 @@ func buildQueries(schema string) queries {
 					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
 			), upd AS (
 				UPDATE {s}.deliveries d SET
-					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE 1 END,
+					-- Back to pending, or paused if its endpoint is disabled.
+					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE CASE
+						WHEN (SELECT x.disabled FROM {s}.endpoints x WHERE x.id = d.endpoint_id)
+						THEN 5 ELSE 1 END END,
 					attempts = d.attempts + CASE WHEN i.has_att THEN 1 ELSE 0 END,
 					next_attempt_at = CASE WHEN i.kind IN (2, 3) THEN i.next_at ELSE d.next_attempt_at END,
 					lease_owner = NULL,

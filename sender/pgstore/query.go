@@ -13,6 +13,10 @@ import (
 	"github.com/hookkit/hookkit/sender"
 )
 
+// statePaused is the stored state of a pending delivery whose endpoint is
+// disabled (see migration 0001); it reads as sender.StatePending.
+const statePaused = 5
+
 // GetEvent implements sender.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (sender.StoredEvent, error) {
 	var (
@@ -50,6 +54,9 @@ func (r *deliveryRow) delivery() sender.Delivery {
 	d := r.d
 	d.ID = sender.DeliveryID(r.id)
 	d.State = sender.DeliveryState(r.state)
+	if r.state == statePaused {
+		d.State = sender.StatePending
+	}
 	d.Attempts = int(r.attempts)
 	d.NextAttemptAt = fromTS(r.next)
 	d.LeaseOwner = r.owner.String
@@ -127,7 +134,11 @@ func (s *Store) ListDeliveries(ctx context.Context, f sender.DeliveryFilter) ([]
 	if f.EndpointID != "" {
 		b.cond("endpoint_id = " + b.arg(f.EndpointID))
 	}
-	if f.State != sender.StateAny {
+	switch f.State {
+	case sender.StateAny:
+	case sender.StatePending:
+		b.cond("state IN (1, 5)") // paused deliveries are pending
+	default:
 		b.cond("state = " + b.arg(int16(f.State)))
 	}
 	if !f.Since.IsZero() {
@@ -227,7 +238,9 @@ func (s *Store) Replay(ctx context.Context, req sender.ReplayRequest) (int, erro
 	if req.Now.IsZero() {
 		return 0, fmt.Errorf("%w: replay needs Now", sender.ErrInvalidRequest)
 	}
-	const set = `SET state = 1, attempts = 0, last_error = '', last_status_code = 0,
+	// Back to pending — paused (5) if the endpoint is disabled.
+	set := `SET state = CASE WHEN (SELECT e.disabled FROM ` + s.schema + `.endpoints e WHERE e.id = endpoint_id) THEN 5 ELSE 1 END,
+		attempts = 0, last_error = '', last_status_code = 0,
 		next_attempt_at = $1, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL`
 	upd := "UPDATE " + s.schema + ".deliveries " + set
 	notify := `, LATERAL (SELECT pg_notify($2, '')) n`
@@ -254,7 +267,11 @@ func (s *Store) Replay(ctx context.Context, req sender.ReplayRequest) (int, erro
 		case !state.Valid:
 			return 0, fmt.Errorf("%w: %d", sender.ErrDeliveryNotFound, req.DeliveryID)
 		case n == 0:
-			return 0, fmt.Errorf("%w: delivery %d is %s", sender.ErrNotReplayable, req.DeliveryID, sender.DeliveryState(state.Int16))
+			st := sender.DeliveryState(state.Int16)
+			if state.Int16 == statePaused {
+				st = sender.StatePending
+			}
+			return 0, fmt.Errorf("%w: delivery %d is %s", sender.ErrNotReplayable, req.DeliveryID, st)
 		}
 		s.signal()
 		return int(n), nil

@@ -46,7 +46,10 @@ CREATE INDEX idempotency_keys_event_id_idx ON {{schema}}.idempotency_keys (event
 CREATE INDEX idempotency_keys_created_at_idx ON {{schema}}.idempotency_keys (created_at);
 
 -- Deliveries: one event to one endpoint. id (bigserial) is the FIFO order.
--- state: 1 pending, 2 in_flight, 3 delivered, 4 dead (sender.DeliveryState).
+-- state: 1 pending, 2 in_flight, 3 delivered, 4 dead (sender.DeliveryState), and
+-- 5 paused: pending, but its endpoint is disabled. Paused deliveries stay out of
+-- the claim's index, so a disabled endpoint's backlog costs claims nothing; they
+-- read as pending and become 1 again when the endpoint is enabled.
 CREATE TABLE {{schema}}.deliveries (
     id               bigserial PRIMARY KEY,
     event_id         text NOT NULL REFERENCES {{schema}}.events (id),
@@ -61,7 +64,7 @@ CREATE TABLE {{schema}}.deliveries (
     last_status_code integer NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL,
-    CONSTRAINT deliveries_state_check CHECK (state BETWEEN 1 AND 4)
+    CONSTRAINT deliveries_state_check CHECK (state BETWEEN 1 AND 5)
 );
 -- One delivery per event and endpoint; also serves lookups by event.
 CREATE UNIQUE INDEX deliveries_event_endpoint_idx ON {{schema}}.deliveries (event_id, endpoint_id);
@@ -72,8 +75,8 @@ CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at, i
 -- The claim of expired leases, and NextDue.
 CREATE INDEX deliveries_in_flight_idx ON {{schema}}.deliveries (lease_expires_at, id) WHERE state = 2;
 -- Ordered endpoints: the oldest pending and in-flight deliveries of an endpoint,
--- and whether one holds a live lease.
-CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2);
+-- and whether one holds a live lease; pausing and resuming an endpoint's backlog.
+CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2, 5);
 -- Dead letters by dead-letter time (listing, replay since, prune).
 CREATE INDEX deliveries_dead_idx ON {{schema}}.deliveries (updated_at, id) WHERE state = 4;
 -- (Delivered deliveries are pruned in id order through the primary key: an index
