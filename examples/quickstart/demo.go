@@ -541,28 +541,22 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		return summary{}, err
 	}
 
-	// Bulk events, when asked for (-events N), delivered during the rest of the story.
+	// Bulk events, when asked for (-events N), published at -rate while the story goes on.
 	bulk := d.cfg.Events - storyEvents
 	var progressDone chan struct{}
+	bulkErr := make(chan error, 1)
 	if bulk > 0 {
 		d.n.heading("   bulk traffic")
-		d.n.say("app", "publish   %d more invoice.paid events (not narrated; 1 in 10 fails once on flaky)", bulk)
-		for i := range bulk {
-			ev, err := event.New("invoice.paid", InvoicePaid{InvoiceID: fmt.Sprintf("in_%d", 2000+i), AmountCents: int64(100 + i), Currency: "eur"})
-			if err != nil {
-				return summary{}, err
-			}
-			if i%10 == 9 {
-				d.mu.Lock()
-				d.flakyBulkFail[ev.ID] = true
-				d.mu.Unlock()
-			}
-			if _, err := s.Publish(ctx, ev); err != nil {
-				return summary{}, err
-			}
+		rate := "as fast as possible"
+		if d.cfg.Rate > 0 {
+			rate = fmt.Sprintf("%d/s", d.cfg.Rate)
 		}
+		d.n.say("app", "publish   %d more invoice.paid events at %s (not narrated; 1 in 10 fails once on flaky)", bulk, rate)
+		go func() { bulkErr <- d.publishBulk(ctx, s, bulk) }()
 		progressDone = make(chan struct{})
 		go d.showProgress(ctx, 2*bulk, progressDone)
+	} else {
+		bulkErr <- nil
 	}
 
 	d.n.heading("4. retries on the schedule and Retry-After, a dead letter and its replay")
@@ -594,7 +588,7 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 	if progressDone != nil {
 		<-progressDone
 	}
-	if err != nil {
+	if err := errors.Join(<-bulkErr, err); err != nil {
 		return summary{}, err
 	}
 	stopped = true
@@ -630,6 +624,42 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 		sum.receivers = append(sum.receivers, receiverRow{Name: name, Accepted: st.accepted, Processed: st.processed, Duplicates: st.duplicates, Rejected: st.rejected})
 	}
 	return sum, nil
+}
+
+// publishBulk publishes n invoice.paid events at cfg.Rate per second (all at
+// once when Rate is 0), as an application would while it runs.
+func (d *demo) publishBulk(ctx context.Context, s *sender.Sender, n int) error {
+	const tick = 10 * time.Millisecond
+	perTick := n
+	if d.cfg.Rate > 0 {
+		perTick = max(1, d.cfg.Rate/int(time.Second/tick))
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for i := 0; i < n; {
+		for end := min(n, i+perTick); i < end; i++ {
+			ev, err := event.New("invoice.paid", InvoicePaid{InvoiceID: fmt.Sprintf("in_%d", 2000+i), AmountCents: int64(100 + i), Currency: "eur"})
+			if err != nil {
+				return err
+			}
+			if i%10 == 9 {
+				d.mu.Lock()
+				d.flakyBulkFail[ev.ID] = true
+				d.mu.Unlock()
+			}
+			if _, err := s.Publish(ctx, ev); err != nil {
+				return err
+			}
+		}
+		if i < n {
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }
 
 // showProgress reports bulk deliveries until all total are delivered.

@@ -2,7 +2,7 @@
 // loopback, with no services to set up:
 //
 //	go run ./examples/quickstart               # the story, about 10 s
-//	go run ./examples/quickstart -events 2000  # the story plus 1,994 more events, with a progress bar
+//	go run ./examples/quickstart -events 20000 # the story plus 19,994 events at 1,000/s, with a progress bar
 //
 // A hookkit sender (memory store) publishes events from a small, strict event
 // catalog to three endpoints:
@@ -35,6 +35,7 @@ import (
 func main() {
 	cfg := defaultConfig()
 	flag.IntVar(&cfg.Events, "events", cfg.Events, "number of events to publish; the first 6 tell the story, the rest run in bulk behind a progress bar")
+	flag.IntVar(&cfg.Rate, "rate", cfg.Rate, "bulk events published per second (0: all at once)")
 	flag.DurationVar(&cfg.Tick, "tick", cfg.Tick, "unit of the compressed retry schedule (0, 1, 2, 3, 4 ticks); production uses retry.Default(): 5 s, 5 min, 30 min, …")
 	flag.Parse()
 	cfg.Progress = isTerminal(os.Stdout)
@@ -53,6 +54,9 @@ type config struct {
 	// Events is how many events to publish: at least storyEvents (the
 	// narrated story); the rest are published in bulk, not narrated.
 	Events int
+	// Rate is how many bulk events are published per second; 0 publishes
+	// them all at once.
+	Rate int
 	// Tick is the unit of the compressed retry schedule.
 	Tick time.Duration
 	// Progress draws a progress bar (a terminal); otherwise bulk progress is
@@ -63,7 +67,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{Events: storyEvents, Tick: time.Second, Timeout: 5 * time.Minute}
+	return config{Events: storyEvents, Rate: 1000, Tick: time.Second, Timeout: 30 * time.Minute}
 }
 
 // isTerminal reports whether f is a character device (a terminal), without
