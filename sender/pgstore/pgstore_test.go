@@ -639,3 +639,68 @@ func TestSettleDisablingAnEndpointParksItsBacklog(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 4)
 }
+
+// An ordered endpoint's queue waits outside the claim's index: claims do not
+// walk it while its head is in flight, and it is delivered in order.
+func TestAnOrderedEndpointsQueueCostsClaimsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true, maxConns: 2})
+	ctx := t.Context()
+	fifo := storetest.Endpoint("ep_fifo")
+	fifo.Ordered = true
+	require.NoError(t, b.store.CreateEndpoint(ctx, fifo))
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_other")))
+	var reqs []sender.PublishRequest
+	for i := range 1000 {
+		reqs = append(reqs, sender.PublishRequest{Event: stored(fmt.Sprintf("evt_fifo_%04d", i)), EndpointIDs: []string{"ep_fifo"}, Now: t0})
+	}
+	res, err := b.store.PublishBatch(ctx, reqs)
+	require.NoError(t, err)
+	for i := range 5 {
+		_, err := b.store.Publish(ctx, sender.PublishRequest{Event: stored(fmt.Sprintf("evt_other_%d", i)), EndpointIDs: []string{"ep_other"}, Now: t0.Add(time.Second)})
+		require.NoError(t, err)
+	}
+	req := sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Minute), Limit: 32, Lease: time.Minute}
+	cs, err := b.store.Claim(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, cs, 6, "the FIFO head and the other endpoint's deliveries")
+	require.Equal(t, res[0].Deliveries[0].ID, cs[0].Delivery.ID)
+
+	plan, err := b.store.ExplainClaim(ctx, req, true)
+	require.NoError(t, err)
+	for l := range strings.SplitSeq(plan, "\n") {
+		if strings.Contains(l, "deliveries_pending_idx") {
+			_, actual, _ := strings.Cut(l, "actual time=")
+			var start, end float64
+			var rows, loops int
+			_, err := fmt.Sscanf(actual, "%f..%f rows=%d loops=%d", &start, &end, &rows, &loops)
+			require.NoError(t, err, l)
+			require.LessOrEqual(t, rows, 2, "the queue behind the in-flight head is not in the pending index:\n%s", plan)
+		}
+	}
+	pending, err := b.store.ListDeliveries(ctx, sender.DeliveryFilter{EndpointID: "ep_fifo", State: sender.StatePending, Limit: 1000})
+	require.NoError(t, err)
+	require.Len(t, pending, 999, "queued deliveries read as pending")
+
+	// Settling each head releases the next, in publish order.
+	head := cs[0]
+	for i := 1; i < 20; i++ {
+		require.NoError(t, b.store.Settle(ctx, sender.SettleRequest{Owner: "o", Now: t0.Add(time.Minute), Settlements: []sender.Settlement{
+			{DeliveryID: head.Delivery.ID, Kind: sender.SettleDelivered},
+		}}))
+		next, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Minute), Limit: 32, Lease: time.Minute})
+		require.NoError(t, err)
+		require.Len(t, next, 1)
+		require.Equal(t, res[i].Deliveries[0].ID, next[0].Delivery.ID)
+		head = next[0]
+	}
+
+	// Turning Ordered off releases the whole queue.
+	ep, err := b.store.GetEndpoint(ctx, "ep_fifo")
+	require.NoError(t, err)
+	ep.Ordered = false
+	require.NoError(t, b.store.UpdateEndpoint(ctx, ep))
+	rest, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Minute), Limit: 100, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, rest, 100)
+}

@@ -27,7 +27,8 @@ const claimable = `EXISTS (
 		  AND (NOT e.ordered OR (
 			d.id = LEAST(
 				(SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = 1),
-				(SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = 2))
+				(SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = 2),
+				(SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.state = 6))
 			AND NOT EXISTS (
 				SELECT 1 FROM {s}.deliveries q
 				WHERE q.endpoint_id = d.endpoint_id AND q.state = 2 AND q.lease_expires_at > $1 AND q.id <> d.id))))`
@@ -42,11 +43,21 @@ func buildQueries(schema string) queries {
 				rate_limit = $7, max_concurrency = $8, ordered = $9, timeout_ns = $10, disabled = $11,
 				disabled_reason = $12, disabled_at = $13, metadata = $14, updated_at = $15,
 				last_success_at = $16, last_failure_at = $17, failing_since = $18
-			WHERE id = $1 RETURNING id, disabled),
-			-- Pause the pending backlog of a disabled endpoint (out of the claim's index),
-			-- resume it when the endpoint is enabled.
-			p AS (UPDATE {s}.deliveries d SET state = CASE WHEN u.disabled THEN 5 ELSE 1 END
-				FROM u WHERE d.endpoint_id = u.id AND d.state = CASE WHEN u.disabled THEN 1 ELSE 5 END)
+			WHERE id = $1 RETURNING id, disabled, ordered),
+			-- The pending backlog (states 1, 5, 6; see migration 0001): paused (5) while the
+			-- endpoint is disabled; otherwise, for an ordered endpoint, only its oldest
+			-- unsettled delivery is claimable (1) and the others queue (6); for an
+			-- unordered one everything is claimable.
+			head AS (SELECT min(id) AS id FROM {s}.deliveries WHERE endpoint_id = $1 AND state IN (1, 2, 5, 6)),
+			p AS (UPDATE {s}.deliveries d SET state = CASE
+					WHEN u.disabled THEN 5
+					WHEN u.ordered AND d.id <> head.id THEN 6
+					ELSE 1 END
+				FROM u, head
+				WHERE d.endpoint_id = u.id AND d.state IN (1, 5, 6) AND d.state <> CASE
+					WHEN u.disabled THEN 5
+					WHEN u.ordered AND d.id <> head.id THEN 6
+					ELSE 1 END)
 			SELECT count(*) FROM u, LATERAL (SELECT pg_notify($19, '')) n`,
 		deleteEndpoint: `WITH a AS (DELETE FROM {s}.attempts
 				WHERE delivery_id IN (SELECT id FROM {s}.deliveries WHERE endpoint_id = $1)),
@@ -64,7 +75,13 @@ func buildQueries(schema string) queries {
 			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[], $5::text[]) AS u(i, t, p, c, k)
 			ON CONFLICT (id) DO NOTHING RETURNING id`,
 		insertDeliveries: `INSERT INTO {s}.deliveries (event_id, event_type, endpoint_id, state, next_attempt_at, created_at, updated_at)
-			SELECT u.e, u.t, u.ep, CASE WHEN x.disabled THEN 5 ELSE 1 END, u.n, u.c, u.c
+			SELECT u.e, u.t, u.ep,
+				-- Paused for a disabled endpoint; queued behind an ordered endpoint's head.
+				CASE WHEN x.disabled THEN 5
+					WHEN x.ordered AND (row_number() OVER (PARTITION BY u.ep ORDER BY u.ord) > 1
+						OR EXISTS (SELECT 1 FROM {s}.deliveries q WHERE q.endpoint_id = u.ep AND q.state IN (1, 2, 5, 6)))
+					THEN 6 ELSE 1 END,
+				u.n, u.c, u.c
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
 				WITH ORDINALITY AS u(e, t, ep, n, c, ord)
 			LEFT JOIN {s}.endpoints x ON x.id = u.ep
@@ -206,9 +223,19 @@ func buildQueries(schema string) queries {
 				-- An endpoint disabled here: pause its pending backlog (see migration 0001).
 				UPDATE {s}.deliveries d SET state = 5
 				FROM health h WHERE h.dis IS NOT NULL AND d.endpoint_id = h.endpoint_id AND d.state = 1
+			), promote AS (
+				-- The next queued delivery of an ordered endpoint whose head was just settled
+				-- (delivered or dead) becomes claimable, unless another one already is.
+				UPDATE {s}.deliveries q SET state = 1
+				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
+						JOIN {s}.endpoints x ON x.id = u.endpoint_id
+						WHERE i.kind IN (1, 4) AND x.ordered AND NOT x.disabled) f
+				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
+					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
+				RETURNING 1
 			)
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
-				CASE WHEN $1 THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
+				CASE WHEN $1 OR EXISTS (SELECT 1 FROM promote) THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
 		// settleLean is settle without the endpoint health part, for batches whose
 		// health changes are all skipped (see Store.skipHealth); $3 is unused.
 		settleLean: `WITH input AS (
@@ -244,9 +271,19 @@ func buildQueries(schema string) queries {
 				FROM upd u JOIN input i ON i.id = u.id
 				WHERE i.has_att
 				ORDER BY i.ord
+			), promote AS (
+				-- The next queued delivery of an ordered endpoint whose head was just settled
+				-- (delivered or dead) becomes claimable, unless another one already is.
+				UPDATE {s}.deliveries q SET state = 1
+				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
+						JOIN {s}.endpoints x ON x.id = u.endpoint_id
+						WHERE i.kind IN (1, 4) AND x.ordered AND NOT x.disabled) f
+				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
+					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
+				RETURNING 1
 			)
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
-				CASE WHEN $1 AND $3::interval IS NOT NULL THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
+				CASE WHEN ($1 OR EXISTS (SELECT 1 FROM promote)) AND $3::interval IS NOT NULL THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
 		nextDue: `SELECT LEAST(
 				(SELECT min(next_attempt_at) FROM {s}.deliveries WHERE state = 1),
 				(SELECT min(lease_expires_at) FROM {s}.deliveries WHERE state = 2))`,

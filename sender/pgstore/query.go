@@ -13,9 +13,14 @@ import (
 	"github.com/hookkit/hookkit/sender"
 )
 
-// statePaused is the stored state of a pending delivery whose endpoint is
-// disabled (see migration 0001); it reads as sender.StatePending.
-const statePaused = 5
+// Stored states of pending deliveries kept out of the claim's index (see
+// migration 0001); both read as sender.StatePending.
+const (
+	// statePaused: the endpoint is disabled.
+	statePaused = 5
+	// stateQueued: behind the head of an ordered endpoint.
+	stateQueued = 6
+)
 
 // GetEvent implements sender.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (sender.StoredEvent, error) {
@@ -54,7 +59,7 @@ func (r *deliveryRow) delivery() sender.Delivery {
 	d := r.d
 	d.ID = sender.DeliveryID(r.id)
 	d.State = sender.DeliveryState(r.state)
-	if r.state == statePaused {
+	if r.state == statePaused || r.state == stateQueued {
 		d.State = sender.StatePending
 	}
 	d.Attempts = int(r.attempts)
@@ -137,7 +142,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f sender.DeliveryFilter) ([]
 	switch f.State {
 	case sender.StateAny:
 	case sender.StatePending:
-		b.cond("state IN (1, 5)") // paused deliveries are pending
+		b.cond("state IN (1, 5, 6)") // paused and queued deliveries are pending
 	default:
 		b.cond("state = " + b.arg(int16(f.State)))
 	}
@@ -268,7 +273,7 @@ func (s *Store) Replay(ctx context.Context, req sender.ReplayRequest) (int, erro
 			return 0, fmt.Errorf("%w: %d", sender.ErrDeliveryNotFound, req.DeliveryID)
 		case n == 0:
 			st := sender.DeliveryState(state.Int16)
-			if state.Int16 == statePaused {
+			if state.Int16 == statePaused || state.Int16 == stateQueued {
 				st = sender.StatePending
 			}
 			return 0, fmt.Errorf("%w: delivery %d is %s", sender.ErrNotReplayable, req.DeliveryID, st)

@@ -47,9 +47,12 @@ CREATE INDEX idempotency_keys_created_at_idx ON {{schema}}.idempotency_keys (cre
 
 -- Deliveries: one event to one endpoint. id (bigserial) is the FIFO order.
 -- state: 1 pending, 2 in_flight, 3 delivered, 4 dead (sender.DeliveryState), and
--- 5 paused: pending, but its endpoint is disabled. Paused deliveries stay out of
--- the claim's index, so a disabled endpoint's backlog costs claims nothing; they
--- read as pending and become 1 again when the endpoint is enabled.
+-- 5 paused: pending, but its endpoint is disabled; 6 queued: pending behind the
+-- head of an ordered (FIFO) endpoint. Both stay out of the claim's index, so a
+-- disabled endpoint's backlog or an ordered endpoint's queue costs claims
+-- nothing; they read as pending. Paused deliveries become 1 again when the
+-- endpoint is enabled; the next queued one becomes 1 when the one before it is
+-- settled.
 CREATE TABLE {{schema}}.deliveries (
     id               bigserial PRIMARY KEY,
     event_id         text NOT NULL REFERENCES {{schema}}.events (id),
@@ -64,7 +67,7 @@ CREATE TABLE {{schema}}.deliveries (
     last_status_code integer NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL,
-    CONSTRAINT deliveries_state_check CHECK (state BETWEEN 1 AND 5)
+    CONSTRAINT deliveries_state_check CHECK (state BETWEEN 1 AND 6)
 );
 -- One delivery per event and endpoint; also serves lookups by event.
 CREATE UNIQUE INDEX deliveries_event_endpoint_idx ON {{schema}}.deliveries (event_id, endpoint_id);
@@ -76,7 +79,7 @@ CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at, i
 CREATE INDEX deliveries_in_flight_idx ON {{schema}}.deliveries (lease_expires_at, id) WHERE state = 2;
 -- Ordered endpoints: the oldest pending and in-flight deliveries of an endpoint,
 -- and whether one holds a live lease; pausing and resuming an endpoint's backlog.
-CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2, 5);
+CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2, 5, 6);
 -- Dead letters by dead-letter time (listing, replay since, prune).
 CREATE INDEX deliveries_dead_idx ON {{schema}}.deliveries (updated_at, id) WHERE state = 4;
 -- (Delivered deliveries are pruned in id order through the primary key: an index
