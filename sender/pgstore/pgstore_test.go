@@ -375,17 +375,19 @@ func TestClaimIsAnIndexScan(t *testing.T) {
 	ordered.Ordered = true
 	require.NoError(t, b.store.CreateEndpoint(ctx, ordered))
 	s := pgx.Identifier{b.schema}.Sanitize()
-	// 50k deliveries: 45k delivered, 5k pending (some not yet due), a few in flight.
+	// 50k deliveries as the store keeps them: 45k delivered; of the rest, ep_1 has
+	// ~4,450 pending (some not yet due) and 45 in flight, and the ordered ep_fifo
+	// has its head in flight and 499 queued behind it (state 6).
 	for _, stmt := range []string{
 		`INSERT INTO ` + s + `.events (id, type, payload, created_at)
 			SELECT 'evt_'||g, 'invoice.paid', '\x7b7d'::bytea, $1 FROM generate_series(1, 50000) g`,
 		`INSERT INTO ` + s + `.deliveries (event_id, event_type, endpoint_id, state, next_attempt_at, created_at, updated_at,
 				lease_owner, lease_expires_at)
 			SELECT 'evt_'||g, 'invoice.paid', CASE WHEN g % 10 = 0 THEN 'ep_fifo' ELSE 'ep_1' END,
-				CASE WHEN g <= 45000 THEN 3 WHEN g % 100 = 0 THEN 2 ELSE 1 END,
+				CASE WHEN g <= 45000 THEN 3 WHEN g = 45010 THEN 2 WHEN g % 10 = 0 THEN 6 WHEN g % 100 = 5 THEN 2 ELSE 1 END,
 				$1::timestamptz + (CASE WHEN g % 10 = 0 THEN 0 ELSE g % 600 END) * interval '1 second', $1, $1,
-				CASE WHEN g > 45000 AND g % 100 = 0 THEN 'other' END,
-				CASE WHEN g > 45000 AND g % 100 = 0 THEN $1::timestamptz + interval '1 hour' END
+				CASE WHEN g = 45010 OR (g > 45000 AND g % 100 = 5) THEN 'other' END,
+				CASE WHEN g = 45010 OR (g > 45000 AND g % 100 = 5) THEN $1::timestamptz + interval '1 hour' END
 			FROM generate_series(1, 50000) g`,
 	} {
 		_, err := b.pool.Exec(ctx, stmt, t0)
