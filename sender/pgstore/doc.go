@@ -26,7 +26,14 @@
 // process or many, skip each other's rows instead of waiting, and never receive
 // the same delivery. Deliveries of disabled endpoints stay pending. For an
 // ordered (FIFO) endpoint only the oldest unsettled delivery (lowest id) is
-// claimable, so at most one is ever in flight.
+// claimable, and only while no other delivery of the endpoint holds a live
+// lease, so at most one is in flight.
+//
+// Backlogs that cannot be claimed are kept out of the claim's index, so they
+// cost claims nothing however long they grow: the pending deliveries of a
+// disabled endpoint are paused (and resume when it is enabled), and those
+// queued behind the head of an ordered endpoint wait until the head is
+// delivered or dead-lettered. Both read as sender.StatePending.
 //
 // Settle applies a whole batch of outcomes in one statement (arrays through
 // unnest), each guarded by the lease owner and expiry, and concurrent Settle
