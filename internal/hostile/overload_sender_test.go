@@ -116,8 +116,11 @@ func pct(lat []time.Duration, p float64) time.Duration { return lat[int(p*float6
 // that hangs until its 2 s timeout, or one that refuses connections) in a memory store, and
 // measures in the same test the latency of a healthy endpoint's deliveries (one every 30 ms
 // for 6 s) without and then with that backlog. The backlog costs a bounded number of bytes per pending delivery, and
-// the healthy endpoint's p50 and p99 stay within 3x (plus 50 ms for timer noise) of the
-// baseline.
+// the healthy endpoint's p50 and p99 stay within 3x (plus 50 ms for scheduling noise on a
+// shared machine) of the baseline. The p99 does rise: the deliveries held back by the hanging
+// endpoint's full concurrency cap come back in waves (every 5 to 7.5 s) and are claimed and
+// rescheduled again, and a healthy delivery falling due during a wave waits behind them
+// (figures in RELIABILITY.md; see /work/plan/rel-bugs.md).
 //
 // Not parallel: it measures the heap and latencies.
 //
@@ -194,9 +197,11 @@ func TestSenderBacklogOnDeadEndpoint(t *testing.T) {
 			hs.Close()
 
 			t.Logf("sender backlog (%s): %d pending deliveries published in %v; HeapInuse %.1f MiB -> %.1f MiB: %d B per pending delivery (each with its own %d-byte event); dead endpoint attempts %d, gate hold-backs %d",
-				tt.name, backlog, publishTime.Round(time.Millisecond), float64(heapBefore)/mib, float64(heapAfter)/mib, perDelivery, len(payload), deadAttempts.Load(), logs.count("sender: delivery held back by the endpoint's gate"))
-			t.Logf("healthy endpoint latency over %d deliveries: without backlog p50 %v p99 %v; with backlog p50 %v p99 %v (ratio p50 %.2f, p99 %.2f)",
-				samples, pct(without, .5), pct(without, .99), pct(with, .5), pct(with, .99),
+				tt.name, backlog, publishTime.Round(time.Millisecond), float64(heapBefore)/mib, float64(heapAfter)/mib, perDelivery, len(payload), deadAttempts.Load(), logs.count(heldBack))
+			t.Logf("gate hold-backs by reason: concurrency limit %d, circuit open %d",
+				logs.count(heldBack+": "+sender.ErrConcurrencyLimit.Error()), logs.count(heldBack+": "+sender.ErrCircuitOpen.Error()))
+			t.Logf("healthy endpoint latency over %d deliveries: without backlog p50 %v p99 %v max %v; with backlog p50 %v p99 %v max %v (ratio p50 %.2f, p99 %.2f)",
+				samples, pct(without, .5), pct(without, .99), without[len(without)-1], pct(with, .5), pct(with, .99), with[len(with)-1],
 				float64(pct(with, .5))/float64(pct(without, .5)), float64(pct(with, .99))/float64(pct(without, .99)))
 
 			require.Less(t, perDelivery, int64(2048), "bytes per pending delivery")
@@ -207,6 +212,8 @@ func TestSenderBacklogOnDeadEndpoint(t *testing.T) {
 		})
 	}
 }
+
+const heldBack = "sender: delivery held back by the endpoint's gate"
 
 // backlogObserver counts attempts to the dead endpoint.
 type backlogObserver struct {
@@ -231,6 +238,12 @@ func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.n[r.Message]++
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			h.n[r.Message+": "+a.Value.String()]++
+		}
+		return true
+	})
 	return nil
 }
 func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
