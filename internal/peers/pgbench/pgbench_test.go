@@ -586,6 +586,10 @@ func TestSideBySide(t *testing.T) {
 	require.Positive(t, n)
 	ep := startEndpoint(t)
 
+	if os.Getenv("HOOKKIT_PGBENCH_ONLY") == "hookkit" { // for profiling: go test -cpuprofile
+		runHookkit(t, dsn, ep, newFixture(t, n), n, 10)
+		return
+	}
 	bare := runBare(t, ep, newFixture(t, n), n)
 	h := runHookkit(t, dsn, ep, newFixture(t, n), n, 100)
 	river1 := runRiver(t, dsn, ep, newFixture(t, n), n, time.Millisecond)
