@@ -229,7 +229,7 @@ func buildQueries(schema string) queries {
 				UPDATE {s}.deliveries q SET state = 1
 				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
 						JOIN {s}.endpoints x ON x.id = u.endpoint_id
-						WHERE i.kind IN (1, 4) AND x.ordered AND NOT x.disabled) f
+						WHERE i.kind IN (1, 4) AND i.disable = '' AND x.ordered AND NOT x.disabled) f
 				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
 					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
 				RETURNING 1
@@ -277,7 +277,7 @@ func buildQueries(schema string) queries {
 				UPDATE {s}.deliveries q SET state = 1
 				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
 						JOIN {s}.endpoints x ON x.id = u.endpoint_id
-						WHERE i.kind IN (1, 4) AND x.ordered AND NOT x.disabled) f
+						WHERE i.kind IN (1, 4) AND i.disable = '' AND x.ordered AND NOT x.disabled) f
 				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
 					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
 				RETURNING 1
