@@ -403,7 +403,7 @@ func TestClaimIsAnIndexScan(t *testing.T) {
 	require.Contains(t, plan, "deliveries_pending_idx", "pending deliveries are found through the partial index")
 	require.Contains(t, plan, "deliveries_in_flight_idx", "expired leases are found through the partial index")
 	require.NotContains(t, plan, "Seq Scan on deliveries")
-	require.Contains(t, plan, "deliveries_unsettled_idx", "the FIFO check reads the oldest unsettled delivery from its partial index")
+	require.Contains(t, plan, "deliveries_endpoint_state_idx", "the FIFO check reads the oldest unsettled delivery from the (endpoint, state) index")
 
 	claimed, err := b.store.Claim(ctx, req)
 	require.NoError(t, err)

@@ -18,7 +18,7 @@ const deliveryCols = `id, event_id, event_type, endpoint_id, state, attempts, ne
 // enabled, and for an ordered endpoint the delivery is its oldest unsettled one
 // and no other delivery of the endpoint holds a live lease. Each subquery reads
 // the first entries of one (endpoint_id, state) range of the partial index
-// deliveries_unsettled_idx, however many deliveries the endpoint has. (min(id)
+// deliveries_endpoint_state_idx, however many deliveries the endpoint has. (min(id)
 // rather than NOT EXISTS (… id < d.id), which lets the planner walk the primary
 // key backwards over every settled delivery.)
 const claimable = `EXISTS (
@@ -48,7 +48,11 @@ func buildQueries(schema string) queries {
 			-- endpoint is disabled; otherwise, for an ordered endpoint, only its oldest
 			-- unsettled delivery is claimable (1) and the others queue (6); for an
 			-- unordered one everything is claimable.
-			head AS (SELECT min(id) AS id FROM {s}.deliveries WHERE endpoint_id = $1 AND state IN (1, 2, 5, 6)),
+			head AS (SELECT LEAST(
+				(SELECT min(id) FROM {s}.deliveries WHERE endpoint_id = $1 AND state = 1),
+				(SELECT min(id) FROM {s}.deliveries WHERE endpoint_id = $1 AND state = 2),
+				(SELECT min(id) FROM {s}.deliveries WHERE endpoint_id = $1 AND state = 5),
+				(SELECT min(id) FROM {s}.deliveries WHERE endpoint_id = $1 AND state = 6)) AS id),
 			p AS (UPDATE {s}.deliveries d SET state = CASE
 					WHEN u.disabled THEN 5
 					WHEN u.ordered AND d.id <> head.id THEN 6

@@ -139,13 +139,6 @@ func (s *Store) ListDeliveries(ctx context.Context, f sender.DeliveryFilter) ([]
 	if f.EndpointID != "" {
 		b.cond("endpoint_id = " + b.arg(f.EndpointID))
 	}
-	switch f.State {
-	case sender.StateAny:
-	case sender.StatePending:
-		b.cond("state IN (1, 5, 6)") // paused and queued deliveries are pending
-	default:
-		b.cond("state = " + b.arg(int16(f.State)))
-	}
 	if !f.Since.IsZero() {
 		b.cond("created_at >= " + b.arg(f.Since))
 	}
@@ -155,8 +148,39 @@ func (s *Store) ListDeliveries(ctx context.Context, f sender.DeliveryFilter) ([]
 	if f.BeforeID > 0 {
 		b.cond("id < " + b.arg(int64(f.BeforeID)))
 	}
-	sql := "SELECT " + deliveryCols + " FROM " + s.schema + ".deliveries" + b.whereSQL() +
-		" ORDER BY id DESC LIMIT " + b.arg(limitOf(f.Limit))
+	// Stored states matching f.State (paused and queued deliveries are pending).
+	var states []int
+	switch f.State {
+	case sender.StateAny:
+		states = []int{1, 2, 3, 4, statePaused, stateQueued}
+	case sender.StatePending:
+		states = []int{1, statePaused, stateQueued}
+	default:
+		states = []int{int(f.State)}
+	}
+	limit := b.arg(limitOf(f.Limit))
+	from := " FROM " + s.schema + ".deliveries"
+	var sql string
+	if f.EndpointID != "" && f.EventID == "" {
+		// Newest first per (endpoint, state) range of deliveries_endpoint_state_idx,
+		// merged: never a sort of the endpoint's whole history.
+		parts := make([]string, len(states))
+		for i, st := range states {
+			where := append(append([]string(nil), b.where...), "state = "+strconv.Itoa(st))
+			parts[i] = "(SELECT " + deliveryCols + from + " WHERE " + strings.Join(where, " AND ") +
+				" ORDER BY id DESC LIMIT " + limit + ")"
+		}
+		sql = "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") x ORDER BY id DESC LIMIT " + limit
+	} else {
+		if f.State != sender.StateAny {
+			ss := make([]string, len(states))
+			for i, st := range states {
+				ss[i] = strconv.Itoa(st)
+			}
+			b.cond("state IN (" + strings.Join(ss, ", ") + ")")
+		}
+		sql = "SELECT " + deliveryCols + from + b.whereSQL() + " ORDER BY id DESC LIMIT " + limit
+	}
 	return s.queryDeliveries(ctx, "list deliveries", sql, b.args)
 }
 

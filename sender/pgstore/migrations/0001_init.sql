@@ -71,15 +71,16 @@ CREATE TABLE {{schema}}.deliveries (
 );
 -- One delivery per event and endpoint; also serves lookups by event.
 CREATE UNIQUE INDEX deliveries_event_endpoint_idx ON {{schema}}.deliveries (event_id, endpoint_id);
--- Listing by endpoint and the ON DELETE CASCADE from endpoints.
-CREATE INDEX deliveries_endpoint_idx ON {{schema}}.deliveries (endpoint_id, id);
 -- The claim: due pending deliveries in (due time, FIFO) order.
 CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at, id) WHERE state = 1;
 -- The claim of expired leases, and NextDue.
 CREATE INDEX deliveries_in_flight_idx ON {{schema}}.deliveries (lease_expires_at, id) WHERE state = 2;
--- Ordered endpoints: the oldest pending and in-flight deliveries of an endpoint,
--- and whether one holds a live lease; pausing and resuming an endpoint's backlog.
-CREATE INDEX deliveries_unsettled_idx ON {{schema}}.deliveries (endpoint_id, state, id) WHERE state IN (1, 2, 5, 6);
+-- By endpoint and state: an ordered endpoint's oldest pending, in-flight and
+-- queued deliveries and whether one holds a live lease; pausing and resuming an
+-- endpoint's backlog; listing by endpoint (newest first per state, merged); the
+-- ON DELETE CASCADE from endpoints. One index for all of these keeps every
+-- publish and claim to one index write for the endpoint.
+CREATE INDEX deliveries_endpoint_state_idx ON {{schema}}.deliveries (endpoint_id, state, id);
 -- Dead letters by dead-letter time (listing, replay since, prune).
 CREATE INDEX deliveries_dead_idx ON {{schema}}.deliveries (updated_at, id) WHERE state = 4;
 -- (Delivered deliveries are pruned in id order through the primary key: an index
