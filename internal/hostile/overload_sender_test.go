@@ -116,8 +116,8 @@ func pct(lat []time.Duration, p float64) time.Duration { return lat[int(p*float6
 // that hangs until its 2 s timeout, or one that refuses connections) in a memory store, and
 // measures in the same test the latency of a healthy endpoint's deliveries (one every 30 ms
 // for 6 s) without and then with that backlog. The backlog costs a bounded number of bytes per pending delivery, and
-// the healthy endpoint's p50 and p99 stay within 3x (plus 50 ms for scheduling noise on a
-// shared machine) of the baseline. The p99 does rise: the deliveries held back by the hanging
+// the healthy endpoint's p50 and p99 stay within 3x of the baseline (plus 20 ms and 100 ms
+// for scheduling noise on a shared machine). The p99 does rise: the deliveries held back by the hanging
 // endpoint's full concurrency cap come back in waves (every 5 to 7.5 s) and are claimed and
 // rescheduled again, and a healthy delivery falling due during a wave waits behind them
 // (figures in RELIABILITY.md; see /work/plan/rel-bugs.md).
@@ -205,9 +205,11 @@ func TestSenderBacklogOnDeadEndpoint(t *testing.T) {
 				float64(pct(with, .5))/float64(pct(without, .5)), float64(pct(with, .99))/float64(pct(without, .99)))
 
 			require.Less(t, perDelivery, int64(2048), "bytes per pending delivery")
-			const noise = 50 * time.Millisecond
-			require.LessOrEqual(t, pct(with, .5), 3*pct(without, .5)+noise, "healthy p50 with the backlog")
-			require.LessOrEqual(t, pct(with, .99), 3*pct(without, .99)+noise, "healthy p99 with the backlog")
+			// Generous bounds: 3x, plus a floor for scheduling noise on a shared 2-core CI machine
+			// (the p99 of 200 samples is the second-worst one). Head-of-line blocking behind the
+			// backlog would cost seconds.
+			require.LessOrEqual(t, pct(with, .5), 3*pct(without, .5)+20*time.Millisecond, "healthy p50 with the backlog")
+			require.LessOrEqual(t, pct(with, .99), 3*pct(without, .99)+100*time.Millisecond, "healthy p99 with the backlog")
 			goleak.VerifyNone(t, ignore)
 		})
 	}
