@@ -89,6 +89,15 @@ func newPool(t testing.TB, dsn string, maxConns int32) *pgxpool.Pool {
 	return pool
 }
 
+// newPoolFromConfig returns a pool on cfg, closed at cleanup.
+func newPoolFromConfig(t testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // newSchema returns a fresh schema name, dropped (with everything in it) at cleanup.
 // Register it after the pools using it, so it is dropped after they are closed.
 func newSchema(t testing.TB, admin *pgxpool.Pool) string {
