@@ -22,6 +22,8 @@ const (
 	// DefaultClaimLease is how long an event's claim is held before another
 	// replica may take it over (if this one died while processing it).
 	DefaultClaimLease = idempotency.DefaultLease
+	// DefaultStoreTimeout bounds a claim on the request path.
+	DefaultStoreTimeout = 10 * time.Second
 	// DefaultRetryAfter is the Retry-After sent with a 503.
 	DefaultRetryAfter = 5 * time.Second
 )
@@ -73,6 +75,12 @@ type Config struct {
 	// idempotency.MemoryStore (closed by Shutdown); use a shared store
 	// (Redis, PostgreSQL) with several replicas.
 	Store idempotency.Store
+	// StoreTimeout bounds each call the request path makes to Store (the
+	// claim). The claim runs detached from the request's cancellation, so
+	// that a client hanging up cannot leave it half done (committed by the
+	// store, reported as cancelled, held by nobody). Defaults to
+	// DefaultStoreTimeout (10 s).
+	StoreTimeout time.Duration
 	// ClaimLease is the lease of a claim. It must exceed the time an event
 	// may wait in the queue plus its processing with every retry. Defaults
 	// to DefaultClaimLease (5 minutes).
@@ -137,6 +145,7 @@ type pipeline struct {
 	store        idempotency.Store
 	ownStore     *idempotency.MemoryStore
 	lease        time.Duration
+	storeTimeout time.Duration // 0: claims run under the request context (the memory store)
 	retention    time.Duration
 	maxBody      int64
 	sources      sourceFilter
@@ -181,8 +190,12 @@ func newPipeline(cfg *Config, closable bool) (*pipeline, error) {
 		return nil, configError("no signature verification: set Keys (Standard Webhooks), Verifier, or a Provider with a Verifier; unsigned requests are never accepted")
 	}
 
-	if p.lease < 0 || p.retention < 0 {
-		return nil, configError("ClaimLease and Retention must not be negative")
+	if p.lease < 0 || p.retention < 0 || cfg.StoreTimeout < 0 {
+		return nil, configError("ClaimLease, Retention and StoreTimeout must not be negative")
+	}
+	p.storeTimeout = cfg.StoreTimeout
+	if p.storeTimeout == 0 {
+		p.storeTimeout = DefaultStoreTimeout
 	}
 	if p.lease == 0 {
 		p.lease = DefaultClaimLease
@@ -259,6 +272,12 @@ func newPipeline(cfg *Config, closable bool) (*pipeline, error) {
 		}
 		p.ownStore = idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: cfg.Now, SweepInterval: sweep})
 		p.store = p.ownStore
+	}
+	if _, ok := p.store.(*idempotency.MemoryStore); ok {
+		// The memory store answers synchronously: a claim is either made
+		// and returned, or not made. It needs no detached context (and
+		// the request path saves the allocations).
+		p.storeTimeout = 0
 	}
 	return p, nil
 }

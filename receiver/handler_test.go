@@ -437,3 +437,36 @@ func TestShutdownDeadlineKeepsClaimsOfADurableQueue(t *testing.T) {
 	require.Equal(t, idempotency.InProgress, c.State)
 	require.Contains(t, b.logs.String(), "stays queued for the next start")
 }
+
+// remoteStore behaves like a remote store whose call is cut by the caller's
+// cancellation after the server committed it: the claim is made, and the
+// context's error is returned.
+type remoteStore struct{ idempotency.Store }
+
+func (s remoteStore) Claim(ctx context.Context, key string, lease time.Duration) (idempotency.Claim, error) {
+	c, err := s.Store.Claim(context.WithoutCancel(ctx), key, lease)
+	if ctx.Err() != nil {
+		return idempotency.Claim{}, ctx.Err()
+	}
+	return c, err
+}
+
+func TestAClientHangingUpCannotOrphanAClaim(t *testing.T) {
+	t.Parallel()
+	var store remoteStore
+	b := setup(t, nil, func(c *receiver.Config) {
+		store = remoteStore{Store: c.Store}
+		c.Store = store
+	})
+	ev := newEvent(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the sender hung up before the claim returned
+	rec := serve(b.h, receivertest.NewRequest("", ev).WithContext(ctx))
+	require.Equal(t, http.StatusAccepted, rec.Code, "the claim must not run under the request's cancellation")
+	require.Equal(t, ev.ID, recv(t, b.calls).ev.ID)
+
+	// The sender's retry is a duplicate of an event that was processed.
+	rec = serve(b.h, receivertest.NewRequest("", ev))
+	require.Equal(t, "true", rec.Header().Get(receiver.HeaderDuplicate))
+	requireNone(t, b.calls)
+}

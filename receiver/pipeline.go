@@ -136,7 +136,7 @@ func (p *pipeline) admit(w http.ResponseWriter, r *http.Request) (a admitted, ok
 		ev.Timestamp = now.UTC()
 	}
 
-	c, err := p.store.Claim(r.Context(), ev.ID, p.lease)
+	c, err := p.claim(r.Context(), ev.ID)
 	if err != nil {
 		putBuffer(bp)
 		if errors.Is(err, idempotency.ErrInvalidKey) {
@@ -318,6 +318,21 @@ func uncancellable(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
+}
+
+// claim claims the event id on the request path. Unless the store is the
+// in-memory one, the claim runs detached from the request's cancellation and
+// bounded by StoreTimeout: a remote store whose call is cancelled after it
+// committed would report an error for a claim it holds, and the sender's
+// retry would then be answered as a duplicate in progress although nobody
+// processes the event.
+func (p *pipeline) claim(ctx context.Context, key string) (idempotency.Claim, error) {
+	if p.storeTimeout == 0 {
+		return p.store.Claim(ctx, key, p.lease)
+	}
+	ctx, cancel := context.WithTimeout(uncancellable(ctx), p.storeTimeout)
+	defer cancel()
+	return p.store.Claim(ctx, key, p.lease)
 }
 
 // release gives up a claim, with a context that the client cannot cancel.
