@@ -9,6 +9,12 @@
 //     nothing accepted and then lost, memory bounded, no goroutine left
 //     behind); a sender holds 100,000 pending deliveries to a dead endpoint
 //     while a healthy endpoint's latency is measured with and without them.
+//   - Hostile peers: a flood of forged requests (other keys, near misses,
+//     replays outside the tolerance, 1,000-entry headers) for event ids a
+//     genuine sender uses next claims none of them; oversized and endless
+//     bodies are not read past the limit; a customer's endpoint answering
+//     with endless or huge bodies, bytes that are not UTF-8, absurd
+//     Retry-After values or huge headers cannot hold or bloat the sender.
 //   - SSRF: endpoint URLs resolving into every refused address range, DNS
 //     rebinding, redirects toward private addresses and IPv6 forms that embed
 //     IPv4 addresses are refused before any connection is made. Fake
