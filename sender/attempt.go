@@ -31,6 +31,11 @@ const userAgent = "hookkit/" + Version
 const (
 	// DefaultMaxResponseBytes is how much of a response body an attempt reads at most.
 	DefaultMaxResponseBytes = 64 << 10
+	// DefaultMaxResponseHeaderBytes caps the response headers an attempt reads (net/http's
+	// own default is 10 MiB, which would let a customer's endpoint make every attempt buffer
+	// megabytes). A response with larger headers is a failed attempt, retried like any other.
+	// It applies unless Config.Transport sets its own MaxResponseHeaderBytes.
+	DefaultMaxResponseHeaderBytes = 64 << 10
 	// DefaultSnippetBytes is how much of a response body the attempt log keeps.
 	DefaultSnippetBytes = 256
 	// DefaultMaxConnsPerHost caps the connections the sender opens to one host.
@@ -111,7 +116,7 @@ func (a *attempter) do(ctx context.Context, r attemptRequest) attemptResult {
 			// The URL leads into a refused network: retrying cannot help until the endpoint
 			// or the sender's allow-list changes.
 			res.outcome.Kind = retry.PermanentFailure
-			res.outcome.Err = fmt.Errorf("%w: %w", ErrDestinationBlocked, blocked)
+			res.outcome.Err = fmt.Errorf("%w: %w (to permit it, set sender.Config.AllowedNetworks, AllowedHosts or AllowPrivateNetworks)", ErrDestinationBlocked, blocked)
 		} else {
 			res.outcome.Err = cleanError(res.outcome.Err)
 		}
@@ -175,6 +180,9 @@ func newTransport(base *http.Transport, dial dialFunc, maxConnsPerHost int) *htt
 		}
 		t.MaxConnsPerHost = maxConnsPerHost
 		t.MaxIdleConnsPerHost = maxConnsPerHost
+	}
+	if t.MaxResponseHeaderBytes == 0 {
+		t.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
 	}
 	t.DialContext = dial
 	t.DialTLSContext = nil

@@ -113,7 +113,8 @@ type Config struct {
 	// Defaults to 64. Ignored when HTTPClient is set, and when Transport sets its own.
 	MaxConnsPerHost int
 	// MaxResponseBytes is how much of a response body an attempt reads. Defaults to
-	// DefaultMaxResponseBytes (64 KiB).
+	// DefaultMaxResponseBytes (64 KiB). Response headers are capped separately at
+	// DefaultMaxResponseHeaderBytes (64 KiB) unless Transport sets MaxResponseHeaderBytes.
 	MaxResponseBytes int64
 	// ResponseSnippetBytes is how much of the response body the attempt log keeps. Defaults to
 	// DefaultSnippetBytes (256), at most MaxResponseSnippet.

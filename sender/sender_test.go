@@ -546,6 +546,8 @@ func TestSSRFGuardRefusesLoopbackByDefault(t *testing.T) {
 	d := b.delivery(t, id, isState(StateDead))
 	require.Contains(t, d.LastError, "SSRF guard")
 	require.Contains(t, d.LastError, "127.0.0.1")
+	require.Contains(t, d.LastError, "sender.Config.AllowedNetworks", "the error names the settings a Sender user can change")
+	require.NotContains(t, d.LastError, "ssrf.Config", "internal settings are not actionable")
 	require.Zero(t, srv.Count(), "nothing is sent")
 	obs := b.observed(t, func(r reports) bool { return len(r.attempts) == 1 })
 	require.ErrorIs(t, obs.attempts[0].Err, ErrDestinationBlocked)

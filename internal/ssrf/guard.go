@@ -38,7 +38,6 @@ func (e *BlockedError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Reason)
-	b.WriteString(" (to permit it, set ssrf.Config.Allow, AllowHosts or AllowPrivate)")
 	return b.String()
 }
 
