@@ -13,5 +13,7 @@
 //	cd internal/peers && HOOKKIT_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  HOOKKIT_PGBENCH_N=20000 go test -run TestSideBySide -v -timeout 20m ./pgbench/
 //
+// HOOKKIT_PGBENCH_ROUNDS=3 lets the contenders take turns three times and reports
+// the median round of each (the machine is shared: single runs vary by ±30 %).
 // Without HOOKKIT_PGBENCH_N only a small smoke run (TestSmoke) executes.
 package pgbench
