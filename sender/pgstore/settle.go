@@ -218,7 +218,6 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 		a      settleArgs
 		notify bool
 		seen   = map[sender.DeliveryID]bool{}
-		dupes  = make([][]sender.DeliveryID, len(calls))
 	)
 	type healthNote struct {
 		id       sender.DeliveryID
@@ -230,12 +229,12 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 	var notes []healthNote // in batch order
 	needHealth := false
 	s.healthMu.Lock()
-	for ci, c := range calls {
+	for _, c := range calls {
 		notify = notify || c.notify
 		for _, st := range c.items {
 			if seen[st.DeliveryID] {
-				// Settled earlier in this batch: its lease is gone by then.
-				dupes[ci] = append(dupes[ci], st.DeliveryID)
+				// Settled earlier in this batch: its lease is gone by then, so it is
+				// reported lost below (the applied id counts once).
 				continue
 			}
 			seen[st.DeliveryID] = true
@@ -313,7 +312,7 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 		}
 		s.healthMu.Unlock()
 	}
-	for ci, c := range calls {
+	for _, c := range calls {
 		var lost []sender.DeliveryID
 		for _, st := range c.items {
 			if !got[int64(st.DeliveryID)] {
@@ -322,7 +321,6 @@ func (s *Store) flushSettles(ctx context.Context, calls []*settleCall) {
 				delete(got, int64(st.DeliveryID)) // a repeated id is applied once
 			}
 		}
-		_ = dupes[ci] // repeated ids are already in lost: they were deleted from got above
 		if len(lost) > 0 {
 			c.done <- &sender.LeaseLostError{IDs: lost}
 		} else {
