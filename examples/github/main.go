@@ -244,13 +244,14 @@ func selfTest(ctx context.Context, url, secret string, p *printer, c *counts) er
 		req.Header.Set("X-GitHub-Delivery", st.delivery)
 		req.Header.Set("X-GitHub-Hook-ID", "12345678")
 		st.signer.SignHeader(req.Header, st.body) // X-Hub-Signature-256: sha256=<hex>
+		p.say("github", "POST %s", st.what)
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
-		p.say("github", "%s → %d %s", st.what, resp.StatusCode, http.StatusText(resp.StatusCode))
+		p.say("github", "  answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		if resp.StatusCode != st.want {
 			return errors.New("unexpected status for " + st.what + ": " + resp.Status)
 		}

@@ -26,7 +26,8 @@ func TestRun(t *testing.T) {
 		"handler   push to refs/heads/main of octo-org/hello-world by octocat: 2 commit(s) (delivery 72d3162e-cc78-11e3-81ab-4c9367dc0958)",
 		"duplicate delivery 72d3162e-cc78-11e3-81ab-4c9367dc0958 (push): answered 200",
 		`handler   pull request #42 opened in octo-org/hello-world: "Add webhooks" by hubot`,
-		"a push signed with the wrong secret → 401",
+		"POST a push signed with the wrong secret\n",
+		"answered 401 Unauthorized",
 		"summary: accepted 3, processed 3, duplicates 1, rejected 1",
 	} {
 		require.Contains(t, s, want)
