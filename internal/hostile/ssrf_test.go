@@ -240,8 +240,8 @@ var refusedAddrs = []struct{ name, addr string }{
 // address, named by a host the fake resolver maps to it (URL port: a loopback target's), and
 // a name that answers a public and a private address together. Every delivery is
 // dead-lettered at its first attempt with ErrDestinationBlocked naming the address and the
-// rule, no connection is attempted, the target receives nothing, and the URL's query string
-// stays out of the error.
+// rule and the sender.Config settings that would permit it, no connection is attempted, the
+// target receives nothing, and the URL's query string stays out of the error.
 //
 //	go test -race -run TestSSRFHostNamesResolvingIntoRefusedRanges -v ./internal/hostile/
 func TestSSRFHostNamesResolvingIntoRefusedRanges(t *testing.T) {
@@ -278,6 +278,8 @@ func TestSSRFHostNamesResolvingIntoRefusedRanges(t *testing.T) {
 		require.NotEmpty(t, be.Reason)
 		require.Contains(t, r.Err.Error(), "refused")
 		require.Contains(t, r.Err.Error(), be.Reason, "the error says which rule refused it")
+		require.Contains(t, r.Err.Error(), "sender.Config.AllowedNetworks", "the error names the setting a Sender user can change")
+		require.NotContains(t, r.Err.Error(), "ssrf.Config", "the error does not name the internal guard's settings")
 		require.NotContains(t, r.Err.Error(), "query-secret-123")
 		require.Equal(t, 1, r.Attempt, "dead-lettered at the first attempt, not retried")
 		d, err := s.ListDeadLetters(ctx, sender.DeadLetterFilter{EndpointID: host})
