@@ -706,3 +706,71 @@ func TestAnOrderedEndpointsQueueCostsClaimsNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rest, 100)
 }
+
+func TestCoalescedSettlesOfOneDeliveryApplyOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true})
+	ctx := t.Context()
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_1")))
+	publishN(t, b, 64)
+	cs, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Second), Limit: 64, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, cs, 64)
+
+	// Every delivery is settled twice, concurrently: one call wins, the other loses the lease.
+	errs := make(chan error, 2*len(cs))
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		for range 2 {
+			wg.Go(func() {
+				errs <- b.store.Settle(ctx, sender.SettleRequest{Owner: "o", Now: t0.Add(time.Second), Settlements: []sender.Settlement{{
+					DeliveryID: c.Delivery.ID, Kind: sender.SettleDelivered,
+					Attempt: &sender.Attempt{StartedAt: t0, StatusCode: 200, Outcome: "delivered"},
+				}}})
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	var ok, lost int
+	for err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		require.ErrorIs(t, err, sender.ErrLeaseLost)
+		lost++
+	}
+	require.Equal(t, len(cs), ok)
+	require.Equal(t, len(cs), lost)
+	attempts, err := b.store.ListAttempts(ctx, sender.AttemptFilter{Limit: 1000})
+	require.NoError(t, err)
+	require.Len(t, attempts, len(cs), "one attempt logged per delivery")
+}
+
+func TestCloseDoesNotStrandSettles(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noListener: true})
+	ctx := t.Context()
+	require.NoError(t, b.store.CreateEndpoint(ctx, storetest.Endpoint("ep_1")))
+	publishN(t, b, 50)
+	cs, err := b.store.Claim(ctx, sender.ClaimRequest{Owner: "o", Now: t0.Add(time.Second), Limit: 50, Lease: time.Minute})
+	require.NoError(t, err)
+	errs := make(chan error, len(cs))
+	for _, c := range cs {
+		go func() {
+			errs <- b.store.Settle(ctx, sender.SettleRequest{Owner: "o", Now: t0.Add(time.Second), Settlements: []sender.Settlement{{DeliveryID: c.Delivery.ID, Kind: sender.SettleRelease}}})
+		}()
+	}
+	require.NoError(t, b.store.Close())
+	for range cs {
+		select {
+		case err := <-errs:
+			if err != nil {
+				require.ErrorIs(t, err, pgstore.ErrClosed)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a Settle call was stranded by Close")
+		}
+	}
+}
