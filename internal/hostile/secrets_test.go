@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,8 +183,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 		require.NoError(t, err)
 		return kr
 	}
-	// One receiver with every key it will ever need (s2 is only known after rotation, so the
-	// receiver is built after the first rotation below; until then a first receiver with s1).
+	// The receiver is rebuilt after the first rotation, when s2 is known; both share the
+	// observer.
 	recvObserver := receiver.Observer{
 		Rejected: func(_ context.Context, r receiver.Rejection) {
 			recvMu.Lock()
@@ -211,7 +212,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			recvErrs = append(recvErrs, err.Error())
 		},
 	}
-	var handlers sync.Map // current *receiver.Handler
+	var current atomic.Pointer[receiver.Handler]
 	newReceiver := func(kr *signature.Keyring) *receiver.Handler {
 		h, err := receiver.New(receiver.Config{
 			Keys:     kr,
@@ -232,7 +233,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		return h
 	}
 	h1 := newReceiver(recvKeys(s1, pk))
-	handlers.Store("h", h1)
+	current.Store(h1)
 	recvSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		recvMu.Lock()
 		if sig := r.Header.Get("Webhook-Signature"); sig != "" {
@@ -244,8 +245,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		authSeen = append(authSeen, r.Header.Get("Authorization"))
 		recvMu.Unlock()
-		h, _ := handlers.Load("h")
-		h.(*receiver.Handler).ServeHTTP(w, r)
+		current.Load().ServeHTTP(w, r)
 	}))
 	defer recvSrv.Close()
 
@@ -346,7 +346,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.NoError(t, err)
 	s2 = k2.Secret
 	h2 := newReceiver(recvKeys(s1, s2, pk))
-	handlers.Store("h", h2)
+	current.Store(h2)
 	send("ep_main", "invoice.paid")
 	settled()
 
