@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -214,13 +213,13 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, claimed []Clai
 	var rejected []Settlement
 	for i := range claimed {
 		c := &claimed[i]
-		g := s.gates.get(c.Endpoint.ID, gateLimits{maxConcurrency: c.Endpoint.MaxConcurrency, rateLimit: c.Endpoint.RateLimit})
+		g := s.gates.get(c.Endpoint.ID, gateLimits{
+			maxConcurrency: c.Endpoint.MaxConcurrency, rateLimit: c.Endpoint.RateLimit, timeout: c.Endpoint.Timeout,
+		}, now)
+		// A refusal's wait comes from the endpoint's pacer: held-back deliveries queue behind
+		// each other at the pace the endpoint can take them.
 		tk, wait, err := g.admit(now)
 		if err != nil {
-			if errors.Is(err, ErrConcurrencyLimit) {
-				// Spread the retries of a busy endpoint so they do not all come back at once.
-				wait += rand.N(wait / 2)
-			}
 			rejected = append(rejected, Settlement{DeliveryID: c.Delivery.ID, Kind: SettleReschedule, NextAttemptAt: now.Add(wait)})
 			if s.log.Enabled(ctx, slog.LevelDebug) {
 				s.log.LogAttrs(ctx, slog.LevelDebug, "sender: delivery held back by the endpoint's gate",

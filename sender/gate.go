@@ -3,6 +3,7 @@ package sender
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,7 @@ type breaker struct {
 	state       breakerState
 	openedAt    time.Time
 	probing     bool // a half-open probe is in flight
+	trips       int  // times opened since it was last closed
 	consecutive int
 	buckets     [breakerBuckets]breakerBucket
 }
@@ -116,7 +118,7 @@ type breaker struct {
 func newBreaker(cfg BreakerConfig) *breaker { return &breaker{cfg: cfg} }
 
 // allow reports whether an attempt may start at now. When it may not, wait is how long until the
-// breaker may let one through. probe is true for the single half-open probe; the caller passes it
+// breaker may let one through, 0 while a half-open probe is in flight. probe is true for the single half-open probe; the caller passes it
 // back to record (or to cancel if the attempt never starts).
 func (b *breaker) allow(now time.Time) (ok, probe bool, wait time.Duration) {
 	if b == nil || b.cfg.Disabled {
@@ -133,8 +135,8 @@ func (b *breaker) allow(now time.Time) (ok, probe bool, wait time.Duration) {
 		fallthrough
 	case breakerHalfOpen:
 		if b.probing {
-			// Come back after at most one cool-down; the probe settles the state by then.
-			return false, false, b.cfg.OpenFor
+			// The probe settles the state when it finishes (wait 0: unknown).
+			return false, false, 0
 		}
 		b.probing = true
 		return true, true, 0
@@ -170,6 +172,7 @@ func (b *breaker) record(now time.Time, probe, failed bool) (from, to breakerSta
 		b.consecutive = 0
 		if b.state == breakerHalfOpen && probe {
 			b.state = breakerClosed
+			b.trips = 0
 			b.buckets = [breakerBuckets]breakerBucket{}
 		}
 	default:
@@ -192,6 +195,17 @@ func (b *breaker) trip(now time.Time) {
 	b.state = breakerOpen
 	b.openedAt = now
 	b.probing = false
+	b.trips++
+}
+
+// failedProbes returns how many half-open probes failed in a row since the breaker last closed.
+func (b *breaker) failedProbes() int {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.trips-1, 0)
 }
 
 func (b *breaker) bucketWidth() time.Duration {
@@ -245,37 +259,51 @@ func (b *breaker) currentState() breakerState {
 }
 
 // gateLimits are the endpoint settings a gate is built from; a change rebuilds the
-// semaphore and the limiter (the breaker's history is kept).
+// semaphore and the limiter (the breaker's history and the pacer are kept).
 type gateLimits struct {
 	maxConcurrency int
-	rateLimit      float64 // deliveries per second; 0 means unlimited
+	rateLimit      float64       // deliveries per second; 0 means unlimited
+	timeout        time.Duration // the attempt timeout: the longest an attempt is expected to take
 }
 
 // gate guards one endpoint between the claim and the attempt: breaker, rate limit and
-// concurrency cap. It never blocks: a refusal comes with the time to wait, and the dispatcher
-// reschedules the delivery for then.
+// concurrency cap. It never blocks: a refusal comes with the time to wait, handed out by the
+// endpoint's pacer, and the dispatcher reschedules the delivery for then.
 type gate struct {
-	limits gateLimits
-	sem    *semaphore.Weighted
-	lim    *rate.Limiter // nil: no rate limit
-	br     *breaker
+	limits  gateLimits    // as given, to tell when they change
+	slots   int           // limits.maxConcurrency with its default
+	timeout time.Duration // limits.timeout with its default
+	sem     *semaphore.Weighted
+	lim     *rate.Limiter // nil: no rate limit
+	br      *breaker
+	pc      *pacer
 	// fullSince is when the concurrency cap was first found full since a slot was last
-	// released (UnixNano), 0 when not full.
+	// released (UnixNano), 0 when not full: the in-flight attempts have been running at least
+	// that long, a lower bound on their duration before any has finished.
 	fullSince atomic.Int64
+	inflight  atomic.Int64 // admitted attempts not yet done
+	lastUsed  time.Time    // guarded by gates.mu
 }
 
 // ticket is an admission through a gate; pass it to gate.done when the attempt has finished.
 type ticket struct {
-	g     *gate
-	probe bool
+	g       *gate
+	probe   bool
+	started time.Time
 }
 
-func newGate(l gateLimits, br *breaker) *gate {
-	g := &gate{limits: l, br: br}
-	if l.maxConcurrency <= 0 {
-		l.maxConcurrency = DefaultMaxConcurrency
+func newGate(l gateLimits, br *breaker, pc *pacer) *gate {
+	if pc == nil {
+		pc = &pacer{}
 	}
-	g.sem = semaphore.NewWeighted(int64(l.maxConcurrency))
+	g := &gate{limits: l, slots: l.maxConcurrency, timeout: l.timeout, br: br, pc: pc}
+	if g.slots <= 0 {
+		g.slots = DefaultMaxConcurrency
+	}
+	if g.timeout <= 0 {
+		g.timeout = DefaultEndpointTimeout
+	}
+	g.sem = semaphore.NewWeighted(int64(g.slots))
 	if l.rateLimit > 0 {
 		burst := int(math.Ceil(l.rateLimit))
 		g.lim = rate.NewLimiter(rate.Limit(l.rateLimit), burst)
@@ -283,30 +311,33 @@ func newGate(l gateLimits, br *breaker) *gate {
 	return g
 }
 
-// A delivery refused for the concurrency cap waits before it is claimed again for as long as
-// the cap has been full (no slot released), within these bounds: a busy but healthy endpoint
-// frees slots often and its deliveries come back quickly, while the deliveries of an endpoint
-// whose attempts hang are not claimed over and over.
-const (
-	minConcurrencyRetry = 100 * time.Millisecond
-	maxConcurrencyRetry = 5 * time.Second
-)
-
-// admit lets an attempt through at now or says why not and for how long to wait. The breaker
-// is asked first, so an open endpoint uses neither rate tokens nor slots.
+// admit lets an attempt through at now or says why not and how long the delivery should wait
+// before it is claimed again. The breaker is asked first, so an open endpoint uses neither rate
+// tokens nor slots.
+//
+// The wait comes from the endpoint's pacer (see pacer): refused deliveries are spread so that
+// about as many come due per period as the endpoint can take, and each one of a large backlog
+// is claimed about once more rather than over and over.
 func (g *gate) admit(now time.Time) (t ticket, wait time.Duration, err error) {
-	ok, probe, wait := g.br.allow(now)
+	ok, probe, bwait := g.br.allow(now)
 	if !ok {
-		return ticket{}, wait, ErrCircuitOpen
+		// Paced as if the probe will succeed, but sparser after each failed one, so the
+		// backlog of an endpoint that stays down is not cycled through at its full pace.
+		step := g.step(now) << min(g.br.failedProbes(), maxProbeBackoff)
+		base := now.Add(bwait) // the end of the cool-down
+		if bwait <= 0 {
+			// A half-open probe is in flight: its result is due in about one attempt.
+			base = now.Add(g.expected(now))
+		}
+		return ticket{}, g.pc.slot(now, base, step).Sub(now), ErrCircuitOpen
 	}
 	if !g.sem.TryAcquire(1) {
 		g.br.cancel(probe)
-		since := g.fullSince.Load()
-		if since == 0 && g.fullSince.CompareAndSwap(0, now.UnixNano()) {
-			since = now.UnixNano()
+		if g.fullSince.Load() == 0 {
+			g.fullSince.CompareAndSwap(0, now.UnixNano())
 		}
-		wait := min(max(time.Duration(now.UnixNano()-since), minConcurrencyRetry), maxConcurrencyRetry)
-		return ticket{}, wait, ErrConcurrencyLimit
+		step := g.step(now)
+		return ticket{}, g.pc.slot(now, now.Add(step), step).Sub(now), ErrConcurrencyLimit
 	}
 	if g.lim != nil {
 		r := g.lim.ReserveN(now, 1)
@@ -314,25 +345,138 @@ func (g *gate) admit(now time.Time) (t ticket, wait time.Duration, err error) {
 			r.CancelAt(now)
 			g.sem.Release(1)
 			g.br.cancel(probe)
-			return ticket{}, d, ErrRateLimited
+			step := max(g.step(now), time.Duration(float64(time.Second)/g.limits.rateLimit))
+			return ticket{}, g.pc.slot(now, now.Add(d), step).Sub(now), ErrRateLimited
 		}
 	}
-	return ticket{g: g, probe: probe}, 0, nil
+	g.inflight.Add(1)
+	return ticket{g: g, probe: probe, started: now}, 0, nil
 }
 
-// done releases the slot taken by admit and records the result in the breaker. A ticket whose
-// attempt never reached the endpoint (shutdown) passes counted=false.
+// expected is how long an attempt to the endpoint is expected to take: the average of its recent
+// attempts, at least as long as the cap has been full, within [minExpectedAttempt, timeout].
+func (g *gate) expected(now time.Time) time.Duration {
+	e := g.pc.average()
+	if since := g.fullSince.Load(); since != 0 {
+		e = max(e, time.Duration(now.UnixNano()-since))
+	}
+	return min(max(e, minExpectedAttempt), max(g.timeout, minExpectedAttempt))
+}
+
+// step is the pacing interval of refused deliveries: one attempt's expected duration shared by
+// the concurrency cap, so that about MaxConcurrency come due per attempt duration.
+func (g *gate) step(now time.Time) time.Duration {
+	return max(g.expected(now)/time.Duration(g.slots), time.Microsecond)
+}
+
+// done releases the slot taken by admit, records the attempt's duration in the pacer and its
+// result in the breaker. A ticket whose attempt never reached the endpoint (shutdown) passes
+// counted=false.
 func (t ticket) done(now time.Time, counted, failed bool) (from, to breakerState) {
 	if t.g == nil {
 		return breakerClosed, breakerClosed
 	}
 	t.g.sem.Release(1)
+	t.g.inflight.Add(-1)
 	t.g.fullSince.Store(0)
 	if !counted {
 		t.g.br.cancel(t.probe)
 		return breakerClosed, breakerClosed
 	}
+	t.g.pc.observe(now.Sub(t.started))
 	return t.g.br.record(now, t.probe, failed)
+}
+
+// Pacing bounds.
+const (
+	// minExpectedAttempt is the least an attempt is assumed to take, also before any attempt
+	// to the endpoint has finished (an optimistic guess: underestimating costs a held-back
+	// delivery one more claim, overestimating delays it).
+	minExpectedAttempt = 10 * time.Millisecond
+	// maxPaceAhead bounds how far beyond its base time (now, or the end of the breaker's
+	// cool-down) the pacer schedules a delivery. A backlog longer than that is parked at
+	// the horizon (spread over another quarter of it) and claimed again about once per
+	// horizon, so an endpoint that recovers is not left with deliveries scheduled hours
+	// ahead by a pessimistic estimate.
+	maxPaceAhead = 10 * time.Minute
+	// maxProbeBackoff bounds the doubling of an open breaker's pacing step per failed probe.
+	maxProbeBackoff = 16
+	// ewmaShift sets the weight of a new duration sample in the average: 1/2^ewmaShift.
+	ewmaShift = 2
+)
+
+// pacer hands out the due times of the deliveries an endpoint's gate refuses. Refused
+// deliveries queue behind each other, step apart (the endpoint's expected attempt duration
+// divided by its concurrency cap, or the rate limit's interval), starting at a base time (the
+// next plausible free slot, the limiter's next token, the end of the breaker's cool-down). So
+// about as many held-back deliveries come due per period as the endpoint can take, and a
+// delivery refused again goes to the back of the queue instead of coming back at once.
+//
+// For an open breaker the queue starts at the end of the cool-down, when the half-open probe is
+// let through, and is paced as if the probe will succeed; each failed probe in a row doubles its
+// step, so the backlog of an endpoint that stays down thins out instead of cycling through the
+// store at the pace of a healthy one.
+//
+// The queue is kept as its end time and the step it was built with; when the estimate changes
+// the queue's length in deliveries is kept and its end moved (the deliveries already handed a
+// time keep it, but new refusals queue behind the longer or shorter queue). Every time except
+// the head of a queue gets a jitter within its step, so senders sharing a store do not align.
+// Its state is a few words per endpoint, whatever the backlog. It is safe for concurrent use.
+type pacer struct {
+	mu   sync.Mutex
+	next time.Time     // the end of the queue: the next free due time
+	last time.Duration // the step the queue was built with
+	avg  time.Duration // moving average of attempt durations, 0 before the first sample
+}
+
+// observe records the duration of a finished attempt.
+func (p *pacer) observe(d time.Duration) {
+	d = max(d, 0)
+	p.mu.Lock()
+	if p.avg == 0 {
+		p.avg = d
+	} else {
+		p.avg += (d - p.avg) >> ewmaShift
+	}
+	p.mu.Unlock()
+}
+
+// average returns the moving average of attempt durations (0 before the first sample).
+func (p *pacer) average() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.avg
+}
+
+// slot hands out the next due time at or after base, step after the previous one.
+func (p *pacer) slot(now, base time.Time, step time.Duration) time.Time {
+	anchor := base
+	if anchor.Before(now) {
+		anchor = now
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.next.After(anchor) || p.last <= 0 {
+		// No queue beyond the base: this delivery is the head, due exactly then.
+		p.next, p.last = anchor.Add(step), step
+		return anchor
+	}
+	// Keep the queue's length in deliveries, at the current step.
+	queued := float64(p.next.Sub(anchor)) / float64(p.last)
+	ahead := queued * float64(step)
+	if ahead > float64(maxPaceAhead) {
+		return anchor.Add(maxPaceAhead + rand.N(maxPaceAhead/4))
+	}
+	at := anchor.Add(time.Duration(ahead))
+	p.next, p.last = at.Add(step), step
+	return at.Add(rand.N(step))
+}
+
+// idle reports whether the pacer has no queue beyond now.
+func (p *pacer) idle(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.next.After(now)
 }
 
 // gates holds one gate per endpoint. It is safe for concurrent use.
@@ -340,29 +484,61 @@ type gates struct {
 	cfg BreakerConfig
 	mu  sync.Mutex
 	m   map[string]*gate
+	// swept is when idle gates were last dropped.
+	swept time.Time
 }
+
+// Idle gates are dropped so memory follows the endpoints in use: every gateSweepEvery, those
+// unused for gateIdleAfter (and at least the breaker's Window and OpenFor) with nothing in
+// flight, a closed breaker and no pacing queue.
+const (
+	gateSweepEvery = time.Minute
+	gateIdleAfter  = 10 * time.Minute
+)
 
 func newGates(cfg BreakerConfig) *gates {
 	return &gates{cfg: cfg, m: make(map[string]*gate)}
 }
 
-// get returns the gate of an endpoint, rebuilding it if its limits changed.
-func (gs *gates) get(endpointID string, l gateLimits) *gate {
+// get returns the gate of an endpoint at now, rebuilding it if its limits changed.
+func (gs *gates) get(endpointID string, l gateLimits, now time.Time) *gate {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
+	gs.sweep(now)
 	g, ok := gs.m[endpointID]
-	if ok && g.limits == l {
-		return g
+	if !ok || g.limits != l {
+		var br *breaker
+		var pc *pacer
+		if ok {
+			br, pc = g.br, g.pc
+		} else if !gs.cfg.Disabled {
+			br = newBreaker(gs.cfg)
+		}
+		g = newGate(l, br, pc)
+		gs.m[endpointID] = g
 	}
-	var br *breaker
-	if ok {
-		br = g.br
-	} else if !gs.cfg.Disabled {
-		br = newBreaker(gs.cfg)
+	if now.After(g.lastUsed) {
+		g.lastUsed = now
 	}
-	g = newGate(l, br)
-	gs.m[endpointID] = g
 	return g
+}
+
+// sweep drops idle gates, at most once per gateSweepEvery. gs.mu is held.
+func (gs *gates) sweep(now time.Time) {
+	if now.Sub(gs.swept) < gateSweepEvery {
+		return
+	}
+	gs.swept = now
+	idleAfter := max(gateIdleAfter, gs.cfg.Window, gs.cfg.OpenFor)
+	for id, g := range gs.m {
+		if now.Sub(g.lastUsed) < idleAfter || g.inflight.Load() != 0 || !g.pc.idle(now) {
+			continue
+		}
+		if g.br != nil && g.br.currentState() != breakerClosed {
+			continue
+		}
+		delete(gs.m, id)
+	}
 }
 
 // forget drops an endpoint's gate (after the endpoint is deleted or re-enabled).

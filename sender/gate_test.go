@@ -114,32 +114,125 @@ func TestBreakerDisabled(t *testing.T) {
 func TestGateConcurrencyCap(t *testing.T) {
 	t.Parallel()
 
-	g := newGate(gateLimits{maxConcurrency: 2}, nil)
+	g := newGate(gateLimits{maxConcurrency: 2, timeout: time.Second}, nil, nil)
 	t1, _, err := g.admit(gateT0)
 	require.NoError(t, err)
 	_, _, err = g.admit(gateT0)
 	require.NoError(t, err)
+
+	// Before any attempt has finished, an attempt is assumed to take minExpectedAttempt: the
+	// first refused delivery comes back after that divided by the cap, the next one a step later.
 	_, wait, err := g.admit(gateT0)
 	require.ErrorIs(t, err, ErrConcurrencyLimit)
-	require.Equal(t, minConcurrencyRetry, wait)
+	step := minExpectedAttempt / 2
+	require.Equal(t, step, wait)
+	_, wait, _ = g.admit(gateT0)
+	require.GreaterOrEqual(t, wait, 2*step)
+	require.Less(t, wait, 3*step)
 
-	// The longer the cap stays full, the longer refused deliveries wait, up to a bound.
-	_, wait, _ = g.admit(gateT0.Add(2 * time.Second))
-	require.Equal(t, 2*time.Second, wait)
+	// The longer the cap stays full, the longer attempts are taken to last, up to the timeout.
+	_, wait, _ = g.admit(gateT0.Add(400 * time.Millisecond))
+	require.Equal(t, 200*time.Millisecond, wait)
 	_, wait, _ = g.admit(gateT0.Add(time.Minute))
-	require.Equal(t, maxConcurrencyRetry, wait)
+	require.Equal(t, 500*time.Millisecond, wait, "the expected duration is bounded by the timeout")
 
-	t1.done(gateT0, true, false)
+	t1.done(gateT0.Add(time.Minute), true, false)
 	_, _, err = g.admit(gateT0.Add(time.Minute))
 	require.NoError(t, err, "a finished attempt frees its slot")
-	_, wait, _ = g.admit(gateT0.Add(time.Minute))
-	require.Equal(t, minConcurrencyRetry, wait, "a released slot resets the wait")
+	require.Equal(t, time.Minute, g.pc.average(), "the attempt's duration is the first sample")
+	_, wait, _ = g.admit(gateT0.Add(2 * time.Minute))
+	require.Equal(t, 500*time.Millisecond, wait, "the average is bounded by the timeout too")
+}
+
+func TestPacer(t *testing.T) {
+	t.Parallel()
+
+	const step = 100 * time.Millisecond
+	type call struct {
+		at, base   time.Duration // since gateT0
+		step       time.Duration
+		min, below time.Duration // the due time handed out is in [min, below) since gateT0
+	}
+	tests := []struct {
+		name  string
+		calls []call
+	}{
+		{
+			name:  "the first refusal is due exactly at its base time",
+			calls: []call{{at: 0, base: time.Second, step: step, min: time.Second, below: time.Second + 1}},
+		},
+		{
+			name: "later refusals queue one step apart with jitter inside their step",
+			calls: []call{
+				{at: 0, base: 0, step: step, min: 0, below: 1},
+				{at: 0, base: 0, step: step, min: step, below: 2 * step},
+				{at: 0, base: 0, step: step, min: 2 * step, below: 3 * step},
+				{at: 10 * time.Millisecond, base: 10 * time.Millisecond, step: step, min: 3 * step, below: 4 * step},
+			},
+		},
+		{
+			name: "a longer step stretches the queue so new refusals go behind it",
+			calls: []call{
+				{at: 0, base: 0, step: step, min: 0, below: 1},
+				{at: 0, base: 0, step: step, min: step, below: 2 * step},
+				// Two deliveries are queued (the queue ends at 2 steps): at ten times the step they
+				// take 20 steps, so the next one is due after them.
+				{at: 0, base: 0, step: 10 * step, min: 20 * step, below: 30 * step},
+			},
+		},
+		{
+			name: "a queue that has come due is forgotten",
+			calls: []call{
+				{at: 0, base: 0, step: step, min: 0, below: 1},
+				{at: 0, base: 0, step: step, min: step, below: 2 * step},
+				{at: time.Minute, base: time.Minute, step: step, min: time.Minute, below: time.Minute + 1},
+			},
+		},
+		{
+			name: "a base after the queue starts a new queue there",
+			calls: []call{
+				{at: 0, base: 0, step: step, min: 0, below: 1},
+				{at: 0, base: 30 * time.Second, step: step, min: 30 * time.Second, below: 30*time.Second + 1},
+				{at: 0, base: 0, step: step, min: 30*time.Second + step, below: 30*time.Second + 2*step},
+			},
+		},
+		{
+			name: "a queue longer than the horizon parks deliveries just past it",
+			calls: []call{
+				{at: 0, base: 0, step: maxPaceAhead, min: 0, below: 1},
+				{at: 0, base: 0, step: maxPaceAhead, min: maxPaceAhead, below: maxPaceAhead + maxPaceAhead},
+				{at: 0, base: 0, step: maxPaceAhead, min: maxPaceAhead, below: maxPaceAhead + maxPaceAhead/4},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var p pacer
+			for i, c := range tt.calls {
+				got := p.slot(gateT0.Add(c.at), gateT0.Add(c.base), c.step).Sub(gateT0)
+				require.GreaterOrEqual(t, got, c.min, "call %d", i)
+				require.Less(t, got, c.below, "call %d", i)
+			}
+		})
+	}
+}
+
+func TestPacerAverage(t *testing.T) {
+	t.Parallel()
+
+	var p pacer
+	require.Zero(t, p.average(), "no sample yet")
+	p.observe(time.Second)
+	require.Equal(t, time.Second, p.average())
+	p.observe(0)
+	require.Equal(t, 750*time.Millisecond, p.average(), "a new sample weighs a quarter")
 }
 
 func TestGateRateLimit(t *testing.T) {
 	t.Parallel()
 
-	g := newGate(gateLimits{maxConcurrency: 100, rateLimit: 2}, nil)
+	g := newGate(gateLimits{maxConcurrency: 100, rateLimit: 2}, nil, nil)
 	for range 2 {
 		tk, _, err := g.admit(gateT0)
 		require.NoError(t, err, "the burst equals the per-second rate")
@@ -148,6 +241,10 @@ func TestGateRateLimit(t *testing.T) {
 	_, wait, err := g.admit(gateT0)
 	require.ErrorIs(t, err, ErrRateLimited)
 	require.Equal(t, 500*time.Millisecond, wait)
+	_, wait2, err := g.admit(gateT0)
+	require.ErrorIs(t, err, ErrRateLimited)
+	require.GreaterOrEqual(t, wait2, time.Second, "refused deliveries are paced at the rate")
+	require.Less(t, wait2, 1500*time.Millisecond)
 
 	// A refusal takes no token: the next one is available exactly after the wait.
 	tk, _, err := g.admit(gateT0.Add(wait))
@@ -167,7 +264,7 @@ func TestGateOpenBreakerUsesNoSlots(t *testing.T) {
 	t.Parallel()
 
 	gs := newGates(BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Minute}.withDefaults())
-	g := gs.get("ep_1", gateLimits{maxConcurrency: 1, rateLimit: 1})
+	g := gs.get("ep_1", gateLimits{maxConcurrency: 1, rateLimit: 1}, gateT0)
 	tk, _, err := g.admit(gateT0)
 	require.NoError(t, err)
 	_, to := tk.done(gateT0, true, true)
@@ -175,21 +272,97 @@ func TestGateOpenBreakerUsesNoSlots(t *testing.T) {
 
 	_, wait, err := g.admit(gateT0.Add(time.Second))
 	require.ErrorIs(t, err, ErrCircuitOpen)
-	require.Equal(t, 59*time.Second, wait)
+	require.Equal(t, 59*time.Second, wait, "the first held-back delivery is due when the breaker lets a probe through")
+	_, wait, err = g.admit(gateT0.Add(time.Second))
+	require.ErrorIs(t, err, ErrCircuitOpen)
+	require.GreaterOrEqual(t, wait, 59*time.Second+minExpectedAttempt, "the others are paced after it")
+	require.Less(t, wait, 59*time.Second+2*minExpectedAttempt)
 
-	// The same endpoint with new limits keeps its breaker.
-	g2 := gs.get("ep_1", gateLimits{maxConcurrency: 5})
+	// The same endpoint with new limits keeps its breaker and its pacer.
+	g2 := gs.get("ep_1", gateLimits{maxConcurrency: 5}, gateT0)
 	require.NotSame(t, g, g2)
+	require.Same(t, g.pc, g2.pc)
 	_, _, err = g2.admit(gateT0.Add(time.Second))
 	require.ErrorIs(t, err, ErrCircuitOpen)
 
 	// Unchanged limits return the same gate; other endpoints are unaffected.
-	require.Same(t, g2, gs.get("ep_1", gateLimits{maxConcurrency: 5}))
-	tk, _, err = gs.get("ep_2", gateLimits{}).admit(gateT0)
+	require.Same(t, g2, gs.get("ep_1", gateLimits{maxConcurrency: 5}, gateT0))
+	tk, _, err = gs.get("ep_2", gateLimits{}, gateT0).admit(gateT0)
 	require.NoError(t, err)
 	tk.done(gateT0, false, false)
 
 	gs.forget("ep_1")
-	_, _, err = gs.get("ep_1", gateLimits{maxConcurrency: 5}).admit(gateT0)
+	_, _, err = gs.get("ep_1", gateLimits{maxConcurrency: 5}, gateT0).admit(gateT0)
 	require.NoError(t, err, "a forgotten endpoint starts with a closed breaker")
+}
+
+func TestGateHalfOpenProbePacesTheOthersAfterIt(t *testing.T) {
+	t.Parallel()
+
+	gs := newGates(BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Minute}.withDefaults())
+	g := gs.get("ep_1", gateLimits{maxConcurrency: 1, timeout: 5 * time.Second}, gateT0)
+	tk, _, err := g.admit(gateT0)
+	require.NoError(t, err)
+	tk.done(gateT0.Add(2*time.Second), true, true) // a 2 s failure opens the breaker
+
+	now := gateT0.Add(2*time.Second + time.Minute)
+	probe, _, err := g.admit(now)
+	require.NoError(t, err)
+	require.True(t, probe.probe)
+	_, wait, err := g.admit(now)
+	require.ErrorIs(t, err, ErrCircuitOpen)
+	require.Equal(t, 2*time.Second, wait, "a delivery refused during the probe comes back when the probe should be done")
+	_, wait, _ = g.admit(now)
+	require.GreaterOrEqual(t, wait, 4*time.Second)
+	require.Less(t, wait, 6*time.Second)
+}
+
+func TestGatesForgetIdleEndpoints(t *testing.T) {
+	t.Parallel()
+
+	gs := newGates(BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Minute}.withDefaults())
+	idle := gs.get("ep_idle", gateLimits{}, gateT0)
+	busy := gs.get("ep_busy", gateLimits{}, gateT0)
+	tk, _, err := busy.admit(gateT0)
+	require.NoError(t, err)
+	broken := gs.get("ep_broken", gateLimits{}, gateT0)
+	btk, _, err := broken.admit(gateT0)
+	require.NoError(t, err)
+	btk.done(gateT0, true, true)
+
+	later := gateT0.Add(gateIdleAfter + time.Second)
+	gs.get("ep_other", gateLimits{}, later)
+	require.NotSame(t, idle, gs.get("ep_idle", gateLimits{}, later), "an idle endpoint's gate was dropped")
+	require.Same(t, busy, gs.get("ep_busy", gateLimits{}, later), "a gate with an attempt in flight is kept")
+	require.Same(t, broken, gs.get("ep_broken", gateLimits{}, later), "a gate with an open breaker is kept")
+	tk.done(later, false, false)
+}
+
+func TestGateOpenBreakerPacesSparserAfterEachFailedProbe(t *testing.T) {
+	t.Parallel()
+
+	gs := newGates(BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Minute}.withDefaults())
+	g := gs.get("ep_1", gateLimits{maxConcurrency: 1}, gateT0)
+	now := gateT0
+	for probe := range 3 {
+		tk, _, err := g.admit(now)
+		require.NoError(t, err)
+		tk.done(now, true, true)
+		require.Equal(t, probe, g.br.failedProbes())
+
+		_, wait, err := g.admit(now)
+		require.ErrorIs(t, err, ErrCircuitOpen)
+		require.Equal(t, time.Minute, wait, "the head of the backlog is due at the probe")
+		step := minExpectedAttempt << probe
+		_, wait, _ = g.admit(now)
+		require.GreaterOrEqual(t, wait, time.Minute+step, "after %d failed probes", probe)
+		require.Less(t, wait, time.Minute+2*step, "after %d failed probes", probe)
+		now = now.Add(time.Minute)
+	}
+
+	tk, _, err := g.admit(now)
+	require.NoError(t, err)
+	_, to := tk.done(now, true, false)
+	require.Equal(t, breakerClosed, to)
+	require.Zero(t, g.br.failedProbes(), "a successful probe resets the back-off")
 }

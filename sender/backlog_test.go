@@ -1,0 +1,243 @@
+package sender
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/internal/clock"
+	"github.com/hookkit/hookkit/retry"
+	"github.com/hookkit/hookkit/sender/sendertest"
+)
+
+// countingStore is a MemoryStore that counts the deliveries claimed and settled, and keeps the
+// gate hold-backs (SettleReschedule) it was asked to write.
+type countingStore struct {
+	*MemoryStore
+
+	mu          sync.Mutex
+	claimed     int
+	settled     int
+	rescheduled []Settlement
+}
+
+// Claim and Settle hold c.mu around the store's work, so idle sees the counts and the store agree.
+func (c *countingStore) Claim(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got, err := c.MemoryStore.Claim(ctx, req)
+	c.claimed += len(got)
+	return got, err
+}
+
+func (c *countingStore) Settle(ctx context.Context, req SettleRequest) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.MemoryStore.Settle(ctx, req)
+	c.settled += len(req.Settlements)
+	for _, st := range req.Settlements {
+		if st.Kind == SettleReschedule {
+			c.rescheduled = append(c.rescheduled, st)
+		}
+	}
+	return err
+}
+
+// idle reports whether nothing due at now is pending and every claimed delivery but inFlight
+// is settled.
+func (c *countingStore) idle(now time.Time, inFlight int) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.claimed-c.settled != inFlight {
+		return false, nil
+	}
+	at, ok, err := c.MemoryStore.NextDue(context.Background())
+	return !ok || at.After(now), err
+}
+
+// holdBacks returns how many gate hold-backs were written so far.
+func (c *countingStore) holdBacks() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.rescheduled)
+}
+
+// dueTimes returns the due times of the hold-backs so far, in order.
+func (c *countingStore) dueTimes() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]time.Time, 0, len(c.rescheduled))
+	for _, st := range c.rescheduled {
+		out = append(out, st.NextAttemptAt)
+	}
+	slices.SortFunc(out, time.Time.Compare)
+	return out
+}
+
+// backlogBundle is a Sender on a countingStore and a fake clock.
+type backlogBundle struct {
+	s     *Sender
+	store *countingStore
+	clock *clock.Fake
+}
+
+// startBacklog starts a Sender whose Shutdown at the end of the test gives hanging attempts only
+// a moment (their leases are returned).
+func startBacklog(t *testing.T, mutate func(*Config)) *backlogBundle {
+	t.Helper()
+	b := &backlogBundle{store: &countingStore{MemoryStore: NewMemoryStore(MemoryStoreConfig{})}, clock: clock.NewFake(t0)}
+	cfg := Config{
+		Store: b.store, Policy: testSchedule, AllowPrivateNetworks: true,
+		Logger: slog.New(slog.DiscardHandler), clock: b.clock,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	s, err := New(cfg)
+	require.NoError(t, err)
+	b.s = s
+	return b
+}
+
+func (b *backlogBundle) run(t *testing.T) {
+	t.Helper()
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.s.Run(context.Background()) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_ = b.s.Shutdown(ctx)
+		require.NoError(t, <-runErr)
+	})
+}
+
+func (b *backlogBundle) endpoint(t *testing.T, ep Endpoint, steps ...sendertest.Step) *sendertest.Endpoint {
+	t.Helper()
+	srv := sendertest.NewEndpoint(t, sendertest.Config{Keys: []string{testSecret}, Now: b.clock.Now}, steps...)
+	ep.URL = srv.URL + "/hook"
+	ep.Keys = []EndpointKey{{Secret: testSecret}}
+	_, err := b.s.CreateEndpoint(t.Context(), ep)
+	require.NoError(t, err)
+	return srv
+}
+
+func (b *backlogBundle) publish(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := b.s.Publish(t.Context(), newEvent(t, "invoice.paid", i))
+		require.NoError(t, err)
+	}
+}
+
+// settle waits until the dispatcher has dealt with everything due at the fake clock's time:
+// nothing due is pending, and every claimed delivery but inFlight is settled.
+func (b *backlogBundle) settle(t *testing.T, inFlight int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		ok, err := b.store.idle(b.clock.Now(), inFlight)
+		require.NoError(t, err)
+		return ok
+	}, 10*time.Second, time.Millisecond, "the dispatcher never went idle")
+}
+
+// advance moves the fake clock by total in steps, letting the dispatcher catch up after each.
+func (b *backlogBundle) advance(t *testing.T, total, step time.Duration, inFlight int) {
+	t.Helper()
+	for done := time.Duration(0); done < total; done += step {
+		b.clock.Advance(step)
+		b.settle(t, inFlight)
+	}
+}
+
+func TestAFullEndpointsBacklogIsClaimedAboutTwice(t *testing.T) {
+	t.Parallel()
+	const (
+		backlog = 5000
+		slots   = 10
+		timeout = 30 * time.Second
+	)
+	b := startBacklog(t, nil)
+	srv := b.endpoint(t, Endpoint{MaxConcurrency: slots, Timeout: timeout}, sendertest.Step{Hang: true, Times: -1})
+	b.publish(t, backlog)
+	b.run(t)
+	srv.WaitForRequests(t, slots)
+	b.settle(t, slots)
+	first := b.store.holdBacks()
+	require.Equal(t, backlog-slots, first, "the first pass holds back everything beyond the cap")
+
+	// Over four timeouts the cap never frees (the attempts hang): the held-back deliveries are
+	// claimed once more, when the first optimistic pacing runs out, and then stay parked.
+	b.advance(t, 2*timeout, 250*time.Millisecond, slots)
+	mid := b.store.holdBacks()
+	b.advance(t, 2*timeout, 250*time.Millisecond, slots)
+	total := b.store.holdBacks()
+	t.Logf("%d pending, cap %d full for %v: %d hold-backs (%.2f per held-back delivery), %d in the last %v",
+		backlog, slots, 4*timeout, total, float64(total)/float64(backlog-slots), total-mid, 2*timeout)
+	require.LessOrEqual(t, total, 2*backlog+backlog/10, "the backlog is claimed about twice, not over and over")
+	require.LessOrEqual(t, total-mid, backlog/10, "after the second pass the backlog stays parked")
+	require.Equal(t, slots, srv.Count(), "no attempt beyond the cap")
+}
+
+func TestARateLimitedEndpointsBacklogComesDueAtTheRate(t *testing.T) {
+	t.Parallel()
+	const backlog = 20
+	b := startBacklog(t, nil)
+	srv := b.endpoint(t, Endpoint{RateLimit: 2})
+	b.publish(t, backlog)
+	b.run(t)
+	srv.WaitForRequests(t, 2) // the limiter's burst
+	b.settle(t, 0)
+
+	due := b.store.dueTimes()
+	require.Len(t, due, backlog-2)
+	require.Equal(t, t0.Add(500*time.Millisecond), due[0], "the first is due at the limiter's next token")
+	for i, at := range due {
+		slot := t0.Add(time.Duration(i+1) * 500 * time.Millisecond)
+		require.False(t, at.Before(slot), "hold-back %d is due at %v, before its slot %v", i, at, slot)
+		require.True(t, at.Before(slot.Add(500*time.Millisecond)), "hold-back %d is due at %v, after its slot", i, at)
+	}
+
+	// Coming due at the rate, each is let through when claimed: nothing is held back twice.
+	b.advance(t, 11*time.Second, 500*time.Millisecond, 0)
+	require.Equal(t, backlog, srv.Count())
+	require.Equal(t, backlog-2, b.store.holdBacks())
+}
+
+func TestAnOpenBreakersBacklogIsPacedAfterTheCoolDown(t *testing.T) {
+	t.Parallel()
+	const backlog = 30
+	b := startBacklog(t, func(c *Config) {
+		c.Breaker = BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Minute}
+		c.Policy = retry.Schedule{Delays: []time.Duration{0, time.Hour}}
+	})
+	srv := b.endpoint(t, Endpoint{MaxConcurrency: 1}, sendertest.Status(http.StatusInternalServerError, 1))
+	b.publish(t, 1)
+	b.run(t)
+	srv.WaitForRequests(t, 1) // fails and opens the breaker
+	b.settle(t, 0)
+
+	b.publish(t, backlog)
+	b.settle(t, 0)
+	due := b.store.dueTimes()
+	require.Len(t, due, backlog)
+	reopen := t0.Add(time.Minute)
+	require.Equal(t, reopen, due[0], "only the first is due when the breaker lets a probe through")
+	for i, at := range due {
+		slot := reopen.Add(time.Duration(i) * minExpectedAttempt)
+		require.False(t, at.Before(slot), "hold-back %d is due at %v, before its slot %v", i, at, slot)
+		require.True(t, at.Before(slot.Add(minExpectedAttempt+1)), "hold-back %d is due at %v, after its slot", i, at)
+	}
+
+	// The probe succeeds and closes the breaker; the others come due one at a time and go through.
+	b.clock.Set(reopen)
+	b.settle(t, 0)
+	b.advance(t, backlog*minExpectedAttempt, minExpectedAttempt, 0)
+	require.Equal(t, 1+backlog, srv.Count())
+	require.Equal(t, backlog, b.store.holdBacks(), "no delivery was held back twice")
+}
