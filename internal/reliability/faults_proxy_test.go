@@ -226,14 +226,17 @@ func TestSenderRidesOutCutAndBlackholedConnections(t *testing.T) {
 	}
 	mu.Unlock()
 	ep, pg := epProxy.Stats(), pgProxy.Stats()
-	t.Logf("proxy faults: %d events, 5 fault windows; endpoint proxy %d connections (%d reset, %d reads held), PostgreSQL proxy %d connections (%d reset, %d reads held); "+
+	t.Logf("proxy faults: %d events, 5 fault windows; endpoint proxy %d connections (%d reset, %d of them refused while down, %d reads held), PostgreSQL proxy %d connections (%d reset, %d refused, %d reads held); "+
 		"sender saw %d failed attempts, logged %d errors (last: %q) and %d warnings; %d publish errors retried; duplicates %d, lost %d, %v",
-		events, ep.Accepted, ep.Cut, ep.Held, pg.Accepted, pg.Cut, pg.Held, obs.failed.Load(), logs.errs.Load(), logs.lastError(), logs.warn.Load(),
+		events, ep.Accepted, ep.Cut, ep.Refused, ep.Held, pg.Accepted, pg.Cut, pg.Refused, pg.Held, obs.failed.Load(), logs.errs.Load(), logs.lastError(), logs.warn.Load(),
 		publishErrors.Load(), dups, lost, elapsed.Round(time.Millisecond))
 	require.Zero(t, lost, "every published event reached the endpoint")
 	require.Positive(t, ep.Cut, "endpoint connections were cut")
 	require.Positive(t, pg.Cut, "PostgreSQL connections were cut")
 	require.Positive(t, ep.Held+pg.Held, "bytes were blackholed")
 	require.Positive(t, obs.failed.Load(), "the sender observed the endpoint's failures")
+	// Backing off: while the endpoint refused connections for 700 ms, 16 workers retrying no
+	// sooner than the schedule's first step (50 ms) could connect at most 16 x 700/50 times.
+	require.LessOrEqual(t, ep.Refused, int64(16*700/50), "the sender backs off while the endpoint is down, it does not hammer it")
 	require.Positive(t, logs.errs.Load(), "the sender logged the store's failures")
 }

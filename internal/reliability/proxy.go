@@ -44,6 +44,9 @@ type Stats struct {
 	// Cut is the number of connections reset by Cut or Refuse (open ones and
 	// new ones refused).
 	Cut int64
+	// Refused is the number of new connections reset at once by Refuse (a part
+	// of Cut): how often clients tried to connect during the outage.
+	Refused int64
 	// Held is the number of reads whose bytes were held by Blackhole before
 	// being forwarded.
 	Held int64
@@ -63,8 +66,8 @@ type Proxy struct {
 	conns   map[*link]struct{}
 	closed  bool
 
-	accepted, cut, held atomic.Int64
-	wg                  sync.WaitGroup
+	accepted, cut, refused, held atomic.Int64
+	wg                           sync.WaitGroup
 }
 
 // link is one client connection and its connection to the target.
@@ -111,7 +114,7 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Stats returns the proxy's counters.
 func (p *Proxy) Stats() Stats {
-	return Stats{Accepted: p.accepted.Load(), Cut: p.cut.Load(), Held: p.held.Load()}
+	return Stats{Accepted: p.accepted.Load(), Cut: p.cut.Load(), Refused: p.refused.Load(), Held: p.held.Load()}
 }
 
 // Mode returns the current mode.
@@ -212,6 +215,7 @@ func (p *Proxy) accept() {
 			p.mu.Unlock()
 			l.close(true)
 			p.cut.Add(1)
+			p.refused.Add(1)
 			continue
 		}
 		p.conns[l] = struct{}{}

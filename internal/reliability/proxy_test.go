@@ -97,6 +97,7 @@ func TestProxy(t *testing.T) {
 			_ = c.Close()
 		}
 		require.Error(t, err)
+		require.Equal(t, int64(1), p.Stats().Refused)
 		p.SetMode(reliability.Pass)
 		c2, r2 := dial(t, p)
 		got, err := roundTrip(c2, r2, "again", 5*time.Second)
