@@ -13,8 +13,10 @@ import (
 )
 
 // Gate rejections. A delivery turned away by an endpoint's gate is rescheduled without using up
-// one of its attempts; these errors appear in logs and in the Observer's reports, never as a
-// delivery's final error.
+// one of its attempts, for when the endpoint can plausibly take it: deliveries held back for one
+// endpoint queue behind each other at its pace (its recent attempt duration divided by
+// MaxConcurrency, or its RateLimit), so a large backlog is not claimed over and over. These errors
+// appear in logs, never as a delivery's final error.
 var (
 	// ErrCircuitOpen means the endpoint's circuit breaker is open after repeated failures:
 	// deliveries wait until a probe succeeds.
@@ -29,8 +31,10 @@ var (
 // BreakerConfig tunes the per-endpoint circuit breaker. The breaker opens when either trigger
 // fires: ConsecutiveFailures failures in a row, or a failure ratio of at least FailureRatio over
 // the last Window with at least MinRequests attempts in it. While open, deliveries to the endpoint
-// are rescheduled without using up attempts. After OpenFor, one probe delivery is let through
-// (half-open): a success closes the breaker, a failure opens it again.
+// are rescheduled without using up attempts: the first for the end of OpenFor, the others spread
+// after it at the pace the endpoint can take (sparser after each failed probe). After OpenFor, one
+// probe delivery is let through (half-open): a success closes the breaker, a failure opens it
+// again.
 //
 // A failure is an attempt classified as retry or throttle (5xx, 429, timeouts, connection
 // errors, redirects); a delivered or permanently refused attempt is a success for the breaker,
@@ -323,7 +327,7 @@ func (g *gate) admit(now time.Time) (t ticket, wait time.Duration, err error) {
 	if !ok {
 		// Paced as if the probe will succeed, but sparser after each failed one, so the
 		// backlog of an endpoint that stays down is not cycled through at its full pace.
-		step := g.step(now) << min(g.br.failedProbes(), maxProbeBackoff)
+		step := min(g.step(now), maxPaceAhead) << min(g.br.failedProbes(), maxProbeBackoff)
 		base := now.Add(bwait) // the end of the cool-down
 		if bwait <= 0 {
 			// A half-open probe is in flight: its result is due in about one attempt.
@@ -345,7 +349,8 @@ func (g *gate) admit(now time.Time) (t ticket, wait time.Duration, err error) {
 			r.CancelAt(now)
 			g.sem.Release(1)
 			g.br.cancel(probe)
-			step := max(g.step(now), time.Duration(float64(time.Second)/g.limits.rateLimit))
+			interval := time.Duration(min(float64(time.Second)/g.limits.rateLimit, float64(maxPaceAhead)))
+			step := max(g.step(now), interval)
 			return ticket{}, g.pc.slot(now, now.Add(d), step).Sub(now), ErrRateLimited
 		}
 	}
@@ -454,6 +459,7 @@ func (p *pacer) slot(now, base time.Time, step time.Duration) time.Time {
 	if anchor.Before(now) {
 		anchor = now
 	}
+	step = min(max(step, time.Microsecond), maxPaceAhead)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.next.After(anchor) || p.last <= 0 {
