@@ -84,6 +84,14 @@ func (c *child) exited() bool {
 	}
 }
 
+// exitErr returns Wait's error once the child has exited, nil while it runs.
+func (c *child) exitErr() error {
+	if !c.exited() {
+		return nil
+	}
+	return c.err
+}
+
 // wait waits up to d for the child to exit and returns its error.
 func (c *child) wait(d time.Duration) error {
 	select {

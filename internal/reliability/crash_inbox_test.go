@@ -216,7 +216,7 @@ func TestConsumerKilledBetweenAckAndHandlerLosesNothing(t *testing.T) {
 			u := "http://" + a
 			url.Store(&u)
 		case <-c.done:
-			t.Fatalf("consumer %s exited at start (err %v):\n%s", name, c.err, c.output())
+			t.Fatalf("consumer %s exited at start (err %v):\n%s", name, c.exitErr(), c.output())
 		case <-time.After(30 * time.Second):
 			t.Fatalf("consumer %s did not start listening in 30 s:\n%s", name, c.output())
 		}
@@ -241,7 +241,7 @@ func TestConsumerKilledBetweenAckAndHandlerLosesNothing(t *testing.T) {
 			(count(`SELECT count(*) FROM `+table("effects")) < threshold || count(`SELECT count(*) FROM `+in.Table()+` WHERE lease_owner IS NOT NULL`) == 0) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		require.False(t, c.exited(), "consumer %d exited on its own (err %v):\n%s", k, c.err, c.output())
+		require.False(t, c.exited(), "consumer %d exited on its own (err %v):\n%s", k, c.exitErr(), c.output())
 		require.True(t, time.Now().Before(deadline), "consumer %d made no progress to %d effects in 90 s:\n%s", k, threshold, c.output())
 		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		c.kill()

@@ -187,7 +187,7 @@ func TestProducerKilledRepeatedlyLosesNothing(t *testing.T) {
 		for rec.Distinct() < threshold && !c.exited() && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		require.False(t, c.exited(), "producer %d exited before kill %d (err %v):\n%s", k, k+1, c.err, c.output())
+		require.False(t, c.exited(), "producer %d exited before kill %d (err %v):\n%s", k, k+1, c.exitErr(), c.output())
 		require.GreaterOrEqual(t, rec.Distinct(), threshold, "producer %d made no progress to %d deliveries in 90 s:\n%s", k, threshold, c.output())
 		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
 		c.kill()
