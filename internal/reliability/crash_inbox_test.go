@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/event"
+	"github.com/hookkit/hookkit/idempotency"
 	idempg "github.com/hookkit/hookkit/idempotency/pgstore"
 	"github.com/hookkit/hookkit/receiver"
 	"github.com/hookkit/hookkit/receiver/pginbox"
@@ -298,4 +300,62 @@ func TestConsumerKilledBetweenAckAndHandlerLosesNothing(t *testing.T) {
 		"answered 202 \"duplicate in progress\" although no row existed", lostWhy)
 	require.Len(t, effects, events)
 	require.Positive(t, leasedAtKills, "the kills hit events between their acknowledgement and their handler's completion")
+}
+
+// TestConsumerDiedBetweenClaimAndInboxInsert is the deterministic form of the window the
+// consumer crash test hits at random: a consumer claimed an event id in the shared
+// idempotency store and died before its inbox row committed (the sender saw no answer).
+// The sender's retry reaches a live consumer: it must either process the event or answer
+// non-2xx so the sender keeps retrying; a 2xx with nothing stored loses the event.
+func TestConsumerDiedBetweenClaimAndInboxInsert(t *testing.T) {
+	t.Parallel()
+	dsn := postgresDSN(t)
+	ctx := context.Background()
+	admin := newPool(t, dsn, 4)
+	schema := newSchema(t, admin)
+	in, err := pginbox.New(ctx, pginbox.Config{Pool: admin, Schema: schema, Logger: discard, PollInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, in.Migrate(ctx))
+	claims, err := idempg.New(idempg.Config{Pool: admin, Schema: schema})
+	require.NoError(t, err)
+	require.NoError(t, claims.Migrate(ctx))
+
+	processed := make(chan string, 1)
+	h, err := receiver.New(receiver.Config{
+		Keys: receivertest.Keyring(""), Queue: in, Store: claims, ClaimLease: time.Minute, Logger: discard,
+		Handler: receiver.HandlerFunc(func(_ context.Context, ev event.Event) error {
+			processed <- ev.ID
+			return nil
+		}),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(sctx)
+	})
+
+	ev := receivertest.NewEvent("order.created", map[string]int{"n": 1})
+	// The dead consumer's claim: taken, never completed, released or stored in the inbox.
+	c, err := claims.Claim(ctx, ev.ID, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, idempotency.Claimed, c.State)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, receivertest.NewRequest("", ev))
+	if rec.Code/100 != 2 {
+		t.Logf("retry answered %d (Retry-After %q): the sender keeps retrying until the claim lapses or completes", rec.Code, rec.Header().Get("Retry-After"))
+		return
+	}
+	select {
+	case id := <-processed:
+		require.Equal(t, ev.ID, id)
+	case <-time.After(3 * time.Second):
+		var rows int
+		require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM `+in.Table()+` WHERE event_id = $1`, ev.ID).Scan(&rows))
+		t.Fatalf("the retry was answered %d (%s: %q) with %d inbox rows and never processed: the event is lost. "+
+			"Receiver bug 1, third form (/work/plan/rel-bugs.md): an in-progress claim whose owner died before storing the "+
+			"event turns the sender's retry into a 2xx; answer in-progress duplicates 409/503 + Retry-After instead",
+			rec.Code, receiver.HeaderDuplicate, rec.Header().Get(receiver.HeaderDuplicate), rows)
+	}
 }
