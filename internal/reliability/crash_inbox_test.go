@@ -113,7 +113,7 @@ func runConsumer() int {
 func TestConsumerKilledBetweenAckAndHandlerLosesNothing(t *testing.T) {
 	t.Parallel()
 	dsn := postgresDSN(t)
-	events, kills := 2000, 5
+	events, kills := 5000, 5
 	if testing.Short() {
 		events = 500
 	}
@@ -196,7 +196,7 @@ func TestConsumerKilledBetweenAckAndHandlerLosesNothing(t *testing.T) {
 				select {
 				case <-stop:
 					return
-				case <-time.After(25 * time.Millisecond):
+				case <-time.After(15 * time.Millisecond):
 				}
 			}
 		})
