@@ -359,19 +359,27 @@ func (g *gate) admit(now time.Time) (t ticket, wait time.Duration, err error) {
 }
 
 // expected is how long an attempt to the endpoint is expected to take: the average of its recent
-// attempts, at least as long as the cap has been full, within [minExpectedAttempt, timeout].
+// attempts (at least minAttempt; guessAttempt before the first has finished), at least as long
+// as the cap has been full, at most the timeout.
 func (g *gate) expected(now time.Time) time.Duration {
-	e := g.pc.average()
+	e := guessAttempt
+	if avg := g.pc.average(); avg > 0 {
+		e = max(avg, minAttempt)
+	}
 	if since := g.fullSince.Load(); since != 0 {
+		// The attempts in flight have run at least that long with no slot freed.
 		e = max(e, time.Duration(now.UnixNano()-since))
 	}
-	return min(max(e, minExpectedAttempt), max(g.timeout, minExpectedAttempt))
+	return max(min(e, g.timeout), minAttempt)
 }
 
 // step is the pacing interval of refused deliveries: one attempt's expected duration shared by
-// the concurrency cap, so that about MaxConcurrency come due per attempt duration.
+// the concurrency cap, so that about MaxConcurrency come due per attempt duration. It is a little
+// shorter (paceFactor) so that slightly more come due than the endpoint takes and its capacity
+// is used up: a delivery that finds the cap still full loses its turn, which would otherwise
+// leave a slot unused.
 func (g *gate) step(now time.Time) time.Duration {
-	return max(g.expected(now)/time.Duration(g.slots), time.Microsecond)
+	return max(time.Duration(float64(g.expected(now))*paceFactor)/time.Duration(g.slots), time.Microsecond)
 }
 
 // done releases the slot taken by admit, records the attempt's duration in the pacer and its
@@ -394,10 +402,14 @@ func (t ticket) done(now time.Time, counted, failed bool) (from, to breakerState
 
 // Pacing bounds.
 const (
-	// minExpectedAttempt is the least an attempt is assumed to take, also before any attempt
-	// to the endpoint has finished (an optimistic guess: underestimating costs a held-back
-	// delivery one more claim, overestimating delays it).
-	minExpectedAttempt = 10 * time.Millisecond
+	// guessAttempt is how long an attempt is assumed to take before any attempt to the
+	// endpoint has finished (an optimistic guess: underestimating costs a held-back delivery
+	// one more claim, overestimating delays it).
+	guessAttempt = 10 * time.Millisecond
+	// minAttempt is the least an attempt is assumed to take.
+	minAttempt = time.Millisecond
+	// paceFactor shortens the pacing step a little, see gate.step.
+	paceFactor = 0.875
 	// maxPaceAhead bounds how far beyond its base time (now, or the end of the breaker's
 	// cool-down) the pacer schedules a delivery. A backlog longer than that is parked at
 	// the horizon (spread over another quarter of it) and claimed again about once per
@@ -422,15 +434,15 @@ const (
 // step, so the backlog of an endpoint that stays down thins out instead of cycling through the
 // store at the pace of a healthy one.
 //
-// The queue is kept as its end time and the step it was built with; when the estimate changes
-// the queue's length in deliveries is kept and its end moved (the deliveries already handed a
-// time keep it, but new refusals queue behind the longer or shorter queue). Every time except
-// the head of a queue gets a jitter within its step, so senders sharing a store do not align.
-// Its state is a few words per endpoint, whatever the backlog. It is safe for concurrent use.
+// The queue is kept as its end time only: a new step applies from there on. (Stretching the
+// queued part when the estimate grows would leave the endpoint idle: the deliveries queued too
+// densely come due, are mostly refused again and requeue at the end, so the endpoint's capacity
+// between the old end and the stretched one would go unused.) Every time except the head of a
+// queue gets a jitter within its step, so senders sharing a store do not align. Its state is a
+// few words per endpoint, whatever the backlog. It is safe for concurrent use.
 type pacer struct {
 	mu   sync.Mutex
 	next time.Time     // the end of the queue: the next free due time
-	last time.Duration // the step the queue was built with
 	avg  time.Duration // moving average of attempt durations, 0 before the first sample
 }
 
@@ -462,19 +474,16 @@ func (p *pacer) slot(now, base time.Time, step time.Duration) time.Time {
 	step = min(max(step, time.Microsecond), maxPaceAhead)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.next.After(anchor) || p.last <= 0 {
+	if !p.next.After(anchor) {
 		// No queue beyond the base: this delivery is the head, due exactly then.
-		p.next, p.last = anchor.Add(step), step
+		p.next = anchor.Add(step)
 		return anchor
 	}
-	// Keep the queue's length in deliveries, at the current step.
-	queued := float64(p.next.Sub(anchor)) / float64(p.last)
-	ahead := queued * float64(step)
-	if ahead > float64(maxPaceAhead) {
+	at := p.next
+	if at.Sub(anchor) > maxPaceAhead {
 		return anchor.Add(maxPaceAhead + rand.N(maxPaceAhead/4))
 	}
-	at := anchor.Add(time.Duration(ahead))
-	p.next, p.last = at.Add(step), step
+	p.next = at.Add(step)
 	return at.Add(rand.N(step))
 }
 

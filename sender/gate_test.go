@@ -120,11 +120,12 @@ func TestGateConcurrencyCap(t *testing.T) {
 	_, _, err = g.admit(gateT0)
 	require.NoError(t, err)
 
-	// Before any attempt has finished, an attempt is assumed to take minExpectedAttempt: the
-	// first refused delivery comes back after that divided by the cap, the next one a step later.
+	// Before any attempt has finished, an attempt is assumed to take guessAttempt: the first
+	// refused delivery comes back after (a little less than) that divided by the cap, the next
+	// one a step later.
 	_, wait, err := g.admit(gateT0)
 	require.ErrorIs(t, err, ErrConcurrencyLimit)
-	step := minExpectedAttempt / 2
+	step := paceStep(guessAttempt, 2)
 	require.Equal(t, step, wait)
 	_, wait, _ = g.admit(gateT0)
 	require.GreaterOrEqual(t, wait, 2*step)
@@ -132,16 +133,21 @@ func TestGateConcurrencyCap(t *testing.T) {
 
 	// The longer the cap stays full, the longer attempts are taken to last, up to the timeout.
 	_, wait, _ = g.admit(gateT0.Add(400 * time.Millisecond))
-	require.Equal(t, 200*time.Millisecond, wait)
+	require.Equal(t, paceStep(400*time.Millisecond, 2), wait)
 	_, wait, _ = g.admit(gateT0.Add(time.Minute))
-	require.Equal(t, 500*time.Millisecond, wait, "the expected duration is bounded by the timeout")
+	require.Equal(t, paceStep(time.Second, 2), wait, "the expected duration is bounded by the timeout")
 
 	t1.done(gateT0.Add(time.Minute), true, false)
 	_, _, err = g.admit(gateT0.Add(time.Minute))
 	require.NoError(t, err, "a finished attempt frees its slot")
 	require.Equal(t, time.Minute, g.pc.average(), "the attempt's duration is the first sample")
 	_, wait, _ = g.admit(gateT0.Add(2 * time.Minute))
-	require.Equal(t, 500*time.Millisecond, wait, "the average is bounded by the timeout too")
+	require.Equal(t, paceStep(time.Second, 2), wait, "the average is bounded by the timeout too")
+}
+
+// paceStep is the pacing step of an endpoint whose attempts take expected, with slots.
+func paceStep(expected time.Duration, slots int) time.Duration {
+	return time.Duration(float64(expected)*paceFactor) / time.Duration(slots)
 }
 
 func TestPacer(t *testing.T) {
@@ -171,13 +177,12 @@ func TestPacer(t *testing.T) {
 			},
 		},
 		{
-			name: "a longer step stretches the queue so new refusals go behind it",
+			name: "a longer step spaces the deliveries queued from then on",
 			calls: []call{
 				{at: 0, base: 0, step: step, min: 0, below: 1},
 				{at: 0, base: 0, step: step, min: step, below: 2 * step},
-				// Two deliveries are queued (the queue ends at 2 steps): at ten times the step they
-				// take 20 steps, so the next one is due after them.
-				{at: 0, base: 0, step: 10 * step, min: 20 * step, below: 30 * step},
+				{at: 0, base: 0, step: 10 * step, min: 2 * step, below: 12 * step},
+				{at: 0, base: 0, step: 10 * step, min: 12 * step, below: 22 * step},
 			},
 		},
 		{
@@ -275,8 +280,9 @@ func TestGateOpenBreakerUsesNoSlots(t *testing.T) {
 	require.Equal(t, 59*time.Second, wait, "the first held-back delivery is due when the breaker lets a probe through")
 	_, wait, err = g.admit(gateT0.Add(time.Second))
 	require.ErrorIs(t, err, ErrCircuitOpen)
-	require.GreaterOrEqual(t, wait, 59*time.Second+minExpectedAttempt, "the others are paced after it")
-	require.Less(t, wait, 59*time.Second+2*minExpectedAttempt)
+	step := paceStep(guessAttempt, 1)
+	require.GreaterOrEqual(t, wait, 59*time.Second+step, "the others are paced after it")
+	require.Less(t, wait, 59*time.Second+2*step)
 
 	// The same endpoint with new limits keeps its breaker and its pacer.
 	g2 := gs.get("ep_1", gateLimits{maxConcurrency: 5}, gateT0)
@@ -313,8 +319,9 @@ func TestGateHalfOpenProbePacesTheOthersAfterIt(t *testing.T) {
 	require.ErrorIs(t, err, ErrCircuitOpen)
 	require.Equal(t, 2*time.Second, wait, "a delivery refused during the probe comes back when the probe should be done")
 	_, wait, _ = g.admit(now)
-	require.GreaterOrEqual(t, wait, 4*time.Second)
-	require.Less(t, wait, 6*time.Second)
+	step := paceStep(2*time.Second, 1)
+	require.GreaterOrEqual(t, wait, 2*time.Second+step)
+	require.Less(t, wait, 2*time.Second+2*step)
 }
 
 func TestGatesForgetIdleEndpoints(t *testing.T) {
@@ -353,7 +360,7 @@ func TestGateOpenBreakerPacesSparserAfterEachFailedProbe(t *testing.T) {
 		_, wait, err := g.admit(now)
 		require.ErrorIs(t, err, ErrCircuitOpen)
 		require.Equal(t, time.Minute, wait, "the head of the backlog is due at the probe")
-		step := minExpectedAttempt << probe
+		step := paceStep(guessAttempt, 1) << probe
 		_, wait, _ = g.admit(now)
 		require.GreaterOrEqual(t, wait, time.Minute+step, "after %d failed probes", probe)
 		require.Less(t, wait, time.Minute+2*step, "after %d failed probes", probe)
