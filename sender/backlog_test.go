@@ -4,13 +4,16 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookkit/hookkit/event"
 	"github.com/hookkit/hookkit/internal/clock"
 	"github.com/hookkit/hookkit/retry"
 	"github.com/hookkit/hookkit/sender/sendertest"
@@ -244,4 +247,62 @@ func TestAnOpenBreakersBacklogIsPacedAfterTheCoolDown(t *testing.T) {
 	b.advance(t, backlog*step, step, 0)
 	require.Equal(t, 1+backlog, srv.Count())
 	require.Equal(t, backlog, b.store.holdBacks(), "no delivery was held back twice")
+}
+
+// deliveredCounter counts Observer.Delivered calls.
+type deliveredCounter struct {
+	NopObserver
+	n atomic.Int64
+}
+
+func (d *deliveredCounter) Delivered(context.Context, AttemptReport) { d.n.Add(1) }
+
+// BenchmarkSaturatedEndpointBacklog measures the cost of a backlog larger than an endpoint can
+// take: 2,000 pending deliveries to a loopback endpoint answering after 50 ms with the default
+// concurrency cap of 10 (so at most 200 deliveries/s), for 5 s per round. It reports the
+// delivery rate (against the endpoint's capacity) and the gate hold-backs (claims that ended in
+// a reschedule) per delivery. See /work/plan/bench-sender.md, "Backlog churn fix".
+//
+//	go test -run '^$' -bench SaturatedEndpointBacklog -benchtime 1x ./sender/
+func BenchmarkSaturatedEndpointBacklog(b *testing.B) {
+	const (
+		backlog = 2000
+		delay   = 50 * time.Millisecond
+		window  = 5 * time.Second
+	)
+	b.ReportAllocs()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+	}))
+	defer srv.Close()
+	var delivered, held int
+	for range b.N {
+		store := &countingStore{MemoryStore: NewMemoryStore(MemoryStoreConfig{})}
+		obs := &deliveredCounter{}
+		s, err := New(Config{Store: store, AllowPrivateNetworks: true, Observer: obs, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(b, err)
+		ctx := context.Background()
+		_, err = s.CreateEndpoint(ctx, Endpoint{URL: srv.URL, Keys: []EndpointKey{{Secret: testSecret}}})
+		require.NoError(b, err)
+		for i := range backlog {
+			e, err := event.New("invoice.paid", map[string]int{"n": i})
+			require.NoError(b, err)
+			_, err = s.Publish(ctx, e)
+			require.NoError(b, err)
+		}
+		runErr := make(chan error, 1)
+		go func() { runErr <- s.Run(ctx) }()
+		time.Sleep(window)
+		delivered += int(obs.n.Load())
+		held += store.holdBacks()
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		require.NoError(b, s.Shutdown(sctx))
+		cancel()
+		require.NoError(b, <-runErr)
+	}
+	capacity := float64(DefaultMaxConcurrency) / delay.Seconds()
+	rate := float64(delivered) / (float64(b.N) * window.Seconds())
+	b.ReportMetric(rate, "deliveries/s")
+	b.ReportMetric(rate/capacity, "of-capacity")
+	b.ReportMetric(float64(held)/float64(max(delivered, 1)), "hold-backs/delivery")
 }
