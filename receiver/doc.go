@@ -13,8 +13,11 @@
 // a short reason; any signature.Verifier, Standard Webhooks by default),
 // envelope (400), then claims the event id in an idempotency.Store: an
 // event already processed is answered 200 with "Hookkit-Duplicate: true"
-// and not processed again; one being processed is answered 202 with the
-// same header. A claimed event goes to a bounded Queue and is answered 202
+// and not processed again; one whose claim is held (being processed, here
+// or by another replica) is answered 409 with the same header and
+// Retry-After: never a 2xx, because a held claim may be orphaned (its holder
+// crashed before queueing it), and a 2xx would let the sender forget an
+// event nobody processes. A claimed event goes to a bounded Queue and is answered 202
 // at once; when the queue is full the claim is released and the answer is
 // 503 with Retry-After, so the sender tries again later. A store failure is
 // 503 too: an event that was not recorded is never answered 2xx.

@@ -103,8 +103,14 @@ func (h *Handler) start(workers int) {
 //   - 401 with a short reason when the signature does not verify (the
 //     handler is never called for an unverified request);
 //   - 400 when the envelope (or provider payload) cannot be parsed;
-//   - 200 with Hookkit-Duplicate: true for an event already processed, 202
-//     with the same header for one being processed;
+//   - 200 with Hookkit-Duplicate: true for an event already processed;
+//   - 409 with Hookkit-Duplicate: true and Retry-After for one whose claim
+//     is held (being processed here or by another replica). Not a 2xx: the
+//     claim may be orphaned (its holder crashed between the claim and the
+//     queue, or a remote store committed a claim after the request gave up),
+//     and a 2xx would let the sender forget an event nobody processes. The
+//     sender retries; once the event is processed the retry gets 200, and
+//     once an orphaned claim's lease (ClaimLease) runs out it is processed;
 //   - 202 once the event is claimed and queued;
 //   - 503 with Retry-After when the queue is full (the claim is released,
 //     so the sender's retry is processed), the idempotency store fails (no
@@ -125,7 +131,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.p.duplicate(w, r, &a.d, http.StatusOK, false)
 		return
 	case idempotency.InProgress:
-		h.p.duplicate(w, r, &a.d, http.StatusAccepted, true)
+		h.p.duplicate(w, r, &a.d, http.StatusConflict, true)
 		return
 	}
 	if err := h.queue.Enqueue(r.Context(), a.d); err != nil {

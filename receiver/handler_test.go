@@ -46,20 +46,31 @@ func TestHandlerAcceptsProcessesAndDeduplicates(t *testing.T) {
 	requireNone(t, b.calls)
 }
 
-func TestHandlerAnswersInProgressDuplicateWith202(t *testing.T) {
+func TestHandlerAnswersInProgressDuplicateWith409NotA2xx(t *testing.T) {
 	t.Parallel()
 	unblock := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(unblock) }) }
+	t.Cleanup(release)
 	b := setup(t, func(context.Context, event.Event) error { <-unblock; return nil }, nil)
 	ev := newEvent(t)
 
 	require.Equal(t, http.StatusAccepted, serve(b.h, receivertest.NewRequest("", ev)).Code)
 	recv(t, b.calls)
+	// A held claim may be orphaned (its holder died before queueing the
+	// event): a 2xx would let the sender forget it, so the sender is told to
+	// come back.
 	rec := serve(b.h, receivertest.NewRequest("", ev))
-	require.Equal(t, http.StatusAccepted, rec.Code)
+	require.Equal(t, http.StatusConflict, rec.Code)
 	require.Equal(t, "true", rec.Header().Get(receiver.HeaderDuplicate))
-	close(unblock)
+	require.NotEmpty(t, rec.Header().Get("Retry-After"))
+	release()
 	waitDone(t, b.h, ev)
 	requireNone(t, b.calls)
+	// Once processed, the retry is a plain duplicate.
+	rec = serve(b.h, receivertest.NewRequest("", ev))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "true", rec.Header().Get(receiver.HeaderDuplicate))
 }
 
 func TestHandlerAnswers503AndReleasesWhenTheQueueIsFull(t *testing.T) {

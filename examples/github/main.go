@@ -257,7 +257,7 @@ func selfTest(ctx context.Context, url, secret string, p *printer, c *counts) er
 		}
 		if st.want == http.StatusAccepted {
 			// Let the worker finish, so that the redelivery below finds the
-			// delivery done (200) rather than still in progress (202).
+			// delivery done (200) rather than still in progress (409).
 			accepted++
 			if err := c.waitProcessed(ctx, accepted); err != nil {
 				return err

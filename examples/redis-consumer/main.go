@@ -183,7 +183,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		_ = resp.Body.Close()
 		answer := resp.Status
 		if resp.Header.Get(receiver.HeaderDuplicate) == "true" {
-			answer += " (duplicate: " + map[int]string{200: "already processed", 202: "being processed by a replica"}[resp.StatusCode] + ")"
+			answer += " (duplicate: " + map[int]string{200: "already processed", 409: "being processed by a replica; the sender retries later"}[resp.StatusCode] + ")"
 		}
 		p.say("sender", "%s %s → %s: %s", ev.Type, ev.ID, to, answer)
 		return answer, nil

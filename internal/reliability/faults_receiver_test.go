@@ -94,7 +94,10 @@ func TestReceiverAnswers503WhileItsStoreIsDown(t *testing.T) {
 			h, err := receiver.New(receiver.Config{
 				Keys:         receivertest.Keyring(""),
 				Store:        st.store,
-				ClaimLease:   time.Minute,
+				// A claim sent during a blackhole can reach the store after the receiver gave
+				// up on it (503): it is orphaned, and redeliveries are answered 409 until its
+				// lease runs out. A short lease keeps the sender's retries below short.
+				ClaimLease:   2 * time.Second,
 				RetryAfter:   time.Second,
 				StoreTimeout: storeTimeout,
 				Logger:       discard,
