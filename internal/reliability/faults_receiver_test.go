@@ -92,8 +92,8 @@ func TestReceiverAnswers503WhileItsStoreIsDown(t *testing.T) {
 				handled = map[string]int{}
 			)
 			h, err := receiver.New(receiver.Config{
-				Keys:         receivertest.Keyring(""),
-				Store:        st.store,
+				Keys:  receivertest.Keyring(""),
+				Store: st.store,
 				// A claim sent during a blackhole can reach the store after the receiver gave
 				// up on it (503): it is orphaned, and redeliveries are answered 409 until its
 				// lease runs out. A short lease keeps the sender's retries below short.
