@@ -45,13 +45,15 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer close(s.done)
 	defer cancel()
 
-	d := &dispatcher{s: s, slotFreed: make(chan struct{}, 1), inflight: make(map[DeliveryID]struct{}), jobs: make(chan job)}
+	d := newDispatcher(s)
 	// A fixed pool of Workers goroutines (their stacks stay grown for the HTTP path) takes the
-	// admitted deliveries; the loop never hands out more than are idle.
+	// claimed deliveries from the ready buffer, in claim order.
 	for range s.cfg.Workers {
 		d.group.Go(func() error {
-			for j := range d.jobs {
-				d.run(attemptCtx, j)
+			for c := range d.jobs {
+				d.queued.Add(-1)
+				d.poke()
+				d.start(attemptCtx, c)
 			}
 			return nil
 		})
@@ -77,6 +79,8 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	close(d.jobs)
 	_ = d.group.Wait()
+	d.settles.Wait()
+	d.releaseUnstarted(attemptCtx)
 	close(hbStop)
 	hb.Wait()
 	if s.transport != nil {
@@ -111,21 +115,63 @@ func (s *Sender) Shutdown(ctx context.Context) error {
 func (s *Sender) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 
 // dispatcher is the state of one Run.
+//
+// Claimed deliveries wait in a small ready buffer (jobs) until a worker is free; the workers take
+// them in claim order and pass each through its endpoint's gate right before the attempt. Under a
+// backlog the loop claims full batches: it claims again only when the buffer has fallen to a
+// low-water mark, so a database-backed store runs one claim per BatchSize deliveries rather than
+// one per few finished attempts. Buffered deliveries are leased (the heartbeat renews them) and
+// go back to the store with SettleRelease at Shutdown, without an attempt. Settlements are
+// written in the background: a worker takes its next delivery while the previous one's result
+// is being recorded (a store such as pgstore coalesces concurrent Settle calls into one write).
 type dispatcher struct {
-	s         *Sender
-	group     errgroup.Group // the worker pool: Config.Workers goroutines
-	jobs      chan job
-	active    atomic.Int64
-	slotFreed chan struct{}
+	s     *Sender
+	group errgroup.Group // the worker pool: Config.Workers goroutines
+	jobs  chan *Claimed  // the ready buffer: claimed, not yet taken by a worker
 
-	mu       sync.Mutex
-	inflight map[DeliveryID]struct{} // leases to renew
+	batch    int64 // Config.BatchSize
+	lowWater int64 // claim again (under a backlog) when at most this many wait in jobs
+	capacity int64 // attempts running + deliveries waiting in jobs, at most
+	// maxSettling bounds the settlements being written in the background; the loop claims
+	// nothing more while it is reached.
+	maxSettling int64
+
+	queued    atomic.Int64 // deliveries in jobs
+	active    atomic.Int64 // attempts running
+	settling  atomic.Int64 // settlements being written in the background
+	settles   sync.WaitGroup
+	slotFreed chan struct{} // poked when any of the three counts went down
+
+	mu        sync.Mutex
+	inflight  map[DeliveryID]struct{} // leases to renew: claimed and not yet settled
+	unstarted []DeliveryID            // taken from jobs after Shutdown: leases to return
 }
 
-// loop claims due deliveries and hands them to workers until Shutdown.
+func newDispatcher(s *Sender) *dispatcher {
+	batch := int64(s.cfg.BatchSize)
+	lowWater := max(1, batch/2)
+	// With Workers attempts running and lowWater deliveries left in the buffer, a whole batch
+	// still fits.
+	capacity := int64(s.cfg.Workers) + batch + lowWater
+	return &dispatcher{
+		s: s, batch: batch, lowWater: lowWater, capacity: capacity, maxSettling: capacity,
+		jobs:      make(chan *Claimed, capacity),
+		slotFreed: make(chan struct{}, 1),
+		inflight:  make(map[DeliveryID]struct{}),
+	}
+}
+
+// poke wakes the loop if it waits for room.
+func (d *dispatcher) poke() {
+	select {
+	case d.slotFreed <- struct{}{}:
+	default:
+	}
+}
+
+// loop claims due deliveries into the ready buffer until Shutdown.
 func (d *dispatcher) loop(ctx context.Context) {
 	s := d.s
-	minClaim := max(1, int64(min(s.cfg.BatchSize, s.cfg.Workers))/4)
 	backlog := false
 	for {
 		if d.stopped() {
@@ -135,10 +181,11 @@ func (d *dispatcher) loop(ctx context.Context) {
 		if s.notifier != nil {
 			notified = s.notifier.Notify() // before Claim, so no wake-up is lost
 		}
-		// Under a backlog, wait until a quarter of a batch of workers is free rather than
-		// claiming one delivery per finished attempt.
-		free := int64(s.cfg.Workers) - d.active.Load()
-		if free <= 0 || (backlog && free < minClaim) {
+		// Under a backlog, wait until the buffer has fallen to the low-water mark and claim a
+		// whole batch, rather than claiming a few deliveries per finished attempt.
+		queued := d.queued.Load()
+		room := d.capacity - d.active.Load() - queued
+		if room <= 0 || (backlog && queued > d.lowWater) || d.settling.Load() >= d.maxSettling {
 			select {
 			case <-d.slotFreed:
 				continue
@@ -146,7 +193,7 @@ func (d *dispatcher) loop(ctx context.Context) {
 				return
 			}
 		}
-		limit := int(min(free, int64(s.cfg.BatchSize)))
+		limit := int(min(room, d.batch))
 		now := s.clock.Now()
 		claimed, err := s.store.Claim(ctx, ClaimRequest{Owner: s.cfg.ID, Now: now, Limit: limit, Lease: s.cfg.Lease})
 		if err != nil {
@@ -157,7 +204,7 @@ func (d *dispatcher) loop(ctx context.Context) {
 			d.sleep(time.Time{}, nil)
 			continue
 		}
-		d.dispatch(ctx, now, claimed)
+		d.enqueue(claimed)
 		backlog = len(claimed) == limit
 		if len(claimed) > 0 {
 			continue // there may be more due
@@ -167,6 +214,23 @@ func (d *dispatcher) loop(ctx context.Context) {
 			dueAt = at
 		}
 		d.sleep(dueAt, notified)
+	}
+}
+
+// enqueue puts claimed deliveries into the ready buffer (which always has room: the loop claims
+// at most capacity minus what is running or buffered).
+func (d *dispatcher) enqueue(claimed []Claimed) {
+	if len(claimed) == 0 {
+		return
+	}
+	d.mu.Lock()
+	for i := range claimed {
+		d.inflight[claimed[i].Delivery.ID] = struct{}{}
+	}
+	d.mu.Unlock()
+	d.queued.Add(int64(len(claimed)))
+	for i := range claimed {
+		d.jobs <- &claimed[i]
 	}
 }
 
@@ -206,65 +270,101 @@ func (d *dispatcher) sleep(dueAt time.Time, notified <-chan struct{}) {
 	}
 }
 
-// dispatch passes each claimed delivery through its endpoint's gate, starting an attempt for
-// those admitted and rescheduling the others without using up an attempt.
-func (d *dispatcher) dispatch(ctx context.Context, now time.Time, claimed []Claimed) {
+// start passes a claimed delivery through its endpoint's gate and makes the attempt, or
+// reschedules it without using up an attempt when the gate holds it back. After Shutdown it
+// only notes the delivery, whose lease Run returns.
+func (d *dispatcher) start(ctx context.Context, c *Claimed) {
 	s := d.s
-	var rejected []Settlement
-	for i := range claimed {
-		c := &claimed[i]
-		g := s.gates.get(c.Endpoint.ID, gateLimits{
-			maxConcurrency: c.Endpoint.MaxConcurrency, rateLimit: c.Endpoint.RateLimit, timeout: c.Endpoint.Timeout,
-		}, now)
-		// A refusal's wait comes from the endpoint's pacer: held-back deliveries queue behind
-		// each other at the pace the endpoint can take them.
-		tk, wait, err := g.admit(now)
-		if err != nil {
-			rejected = append(rejected, Settlement{DeliveryID: c.Delivery.ID, Kind: SettleReschedule, NextAttemptAt: now.Add(wait)})
-			if s.log.Enabled(ctx, slog.LevelDebug) {
-				s.log.LogAttrs(ctx, slog.LevelDebug, "sender: delivery held back by the endpoint's gate",
-					slog.String("endpoint_id", c.Endpoint.ID), slog.Int64("delivery_id", int64(c.Delivery.ID)),
-					slog.String("reason", err.Error()), slog.Duration("wait", wait))
-			}
-			continue
+	if d.stopped() {
+		d.mu.Lock()
+		d.unstarted = append(d.unstarted, c.Delivery.ID)
+		d.mu.Unlock()
+		return
+	}
+	now := s.clock.Now()
+	g := s.gates.get(c.Endpoint.ID, gateLimits{
+		maxConcurrency: c.Endpoint.MaxConcurrency, rateLimit: c.Endpoint.RateLimit, timeout: c.Endpoint.Timeout,
+	}, now)
+	// A refusal's wait comes from the endpoint's pacer: held-back deliveries queue behind
+	// each other at the pace the endpoint can take them.
+	tk, wait, err := g.admit(now)
+	if err != nil {
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			s.log.LogAttrs(ctx, slog.LevelDebug, "sender: delivery held back by the endpoint's gate",
+				slog.String("endpoint_id", c.Endpoint.ID), slog.Int64("delivery_id", int64(c.Delivery.ID)),
+				slog.String("reason", err.Error()), slog.Duration("wait", wait))
 		}
-		d.track(c.Delivery.ID, true)
-		d.active.Add(1)
-		d.jobs <- job{c: c, tk: tk}
+		d.settleLater(ctx, now, Settlement{DeliveryID: c.Delivery.ID, Kind: SettleReschedule, NextAttemptAt: now.Add(wait)}, nil)
+		return
 	}
-	if len(rejected) > 0 {
-		d.settle(ctx, now, rejected...)
-	}
+	d.active.Add(1)
+	defer func() {
+		d.active.Add(-1)
+		d.poke()
+	}()
+	d.work(ctx, c, tk)
 }
 
-// job is an admitted delivery for a worker.
-type job struct {
-	c  *Claimed
-	tk ticket
-}
-
-func (d *dispatcher) run(ctx context.Context, j job) {
-	defer d.finished(j.c.Delivery.ID)
-	d.work(ctx, j.c, j.tk)
-}
-
-func (d *dispatcher) track(id DeliveryID, add bool) {
+// releaseUnstarted returns the leases of the deliveries taken from the buffer after Shutdown.
+func (d *dispatcher) releaseUnstarted(ctx context.Context) {
 	d.mu.Lock()
-	if add {
-		d.inflight[id] = struct{}{}
-	} else {
+	ids := d.unstarted
+	d.unstarted = nil
+	d.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	sts := make([]Settlement, len(ids))
+	for i, id := range ids {
+		sts[i] = Settlement{DeliveryID: id, Kind: SettleRelease}
+	}
+	d.settle(ctx, d.s.clock.Now(), sts...)
+	d.untrack(ids...)
+}
+
+func (d *dispatcher) untrack(ids ...DeliveryID) {
+	d.mu.Lock()
+	for _, id := range ids {
 		delete(d.inflight, id)
 	}
 	d.mu.Unlock()
 }
 
-func (d *dispatcher) finished(id DeliveryID) {
-	d.track(id, false)
-	d.active.Add(-1)
-	select {
-	case d.slotFreed <- struct{}{}:
-	default:
-	}
+// settleLater writes st in the background, then calls then (if not nil) with whether it was
+// applied. Run waits for it before returning.
+func (d *dispatcher) settleLater(ctx context.Context, now time.Time, st Settlement, then func(applied bool)) {
+	d.settling.Add(1)
+	d.settles.Go(func() {
+		defer func() {
+			d.untrack(st.DeliveryID)
+			d.settling.Add(-1)
+			d.poke()
+		}()
+		applied, ok := d.settleRecovered(ctx, now, st)
+		if !ok {
+			// The store panicked: return the lease so the delivery is attempted again at once
+			// rather than after the lease expires.
+			d.settleRecovered(ctx, d.s.clock.Now(), Settlement{DeliveryID: st.DeliveryID, Kind: SettleRelease})
+			return
+		}
+		if then != nil {
+			then(applied)
+		}
+	})
+}
+
+// settleRecovered is settle recovering (and logging) a panic in the store; ok is false after
+// one.
+func (d *dispatcher) settleRecovered(ctx context.Context, now time.Time, st Settlement) (applied, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.s.log.LogAttrs(ctx, slog.LevelError, "sender: panic in delivery worker",
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())),
+				slog.Int64("delivery_id", int64(st.DeliveryID)))
+			applied, ok = false, false
+		}
+	}()
+	return d.settle(ctx, now, st), true
 }
 
 // settle writes settlements (with a fresh, bounded context if ctx was cancelled by a shutdown)
@@ -308,6 +408,7 @@ func (d *dispatcher) work(ctx context.Context, c *Claimed, tk ticket) {
 				// Return the lease so the delivery is attempted again at once rather than
 				// after the lease expires.
 				d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
+				d.untrack(c.Delivery.ID)
 			}
 		}
 	}()
@@ -332,6 +433,7 @@ func (d *dispatcher) work(ctx context.Context, c *Claimed, tk ticket) {
 		tk.done(s.clock.Now(), false, false)
 		w.settled = true
 		d.settle(ctx, s.clock.Now(), Settlement{DeliveryID: c.Delivery.ID, Kind: SettleRelease})
+		d.untrack(c.Delivery.ID)
 		return
 	}
 	d.finish(ctx, c, tk, res, &w)
@@ -407,9 +509,21 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 	}
 	st.DisableEndpoint = disabled
 
-	applied := d.settle(ctx, now, st)
+	// The worker moves on while the result is written; the Observer hears of it afterwards.
 	w.settled = true
-	d.notify(ctx, obsAttempt, &rep, nil)
+	d.settleLater(ctx, now, st, func(applied bool) {
+		d.reportSettled(ctx, c, st, &rep, res, errText, now, applied)
+	})
+}
+
+// reportSettled tells the Observer and the log what became of an attempt once its settlement
+// was written.
+func (d *dispatcher) reportSettled(ctx context.Context, c *Claimed, st Settlement, rep *AttemptReport, res attemptResult, errText string, now time.Time, applied bool) {
+	s := d.s
+	o := res.outcome
+	n := rep.Attempt
+	disabled := st.DisableEndpoint
+	d.notify(ctx, obsAttempt, rep, nil)
 	if !applied {
 		return
 	}
@@ -445,15 +559,15 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 	}
 	switch st.Kind {
 	case SettleDelivered:
-		d.notify(ctx, obsDelivered, &rep, nil)
+		d.notify(ctx, obsDelivered, rep, nil)
 		if fs := c.Endpoint.FailingSince; !fs.IsZero() {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "sender: endpoint recovered", slog.String("endpoint_id", c.Endpoint.ID), slog.Time("failing_since", fs))
 			d.notify(ctx, obsRecovered, nil, &EndpointReport{EndpointID: c.Endpoint.ID, At: now, FailingSince: fs})
 		}
 	case SettleRetry:
-		d.notify(ctx, obsRetry, &rep, nil)
+		d.notify(ctx, obsRetry, rep, nil)
 	case SettleDead:
-		d.notify(ctx, obsDead, &rep, nil)
+		d.notify(ctx, obsDead, rep, nil)
 	}
 	if disabled != "" && !c.Endpoint.Disabled {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: endpoint disabled", slog.String("endpoint_id", c.Endpoint.ID), slog.String("reason", disabled))
