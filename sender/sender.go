@@ -109,6 +109,11 @@ type Config struct {
 	// without case; "*.example.internal" allows every name below example.internal.
 	// Defaults to none.
 	AllowedHosts []string
+	// Resolver looks up the addresses of endpoint host names for the SSRF guard, which judges
+	// every answer and then dials the address it judged (so a DNS answer that changes between
+	// the check and the dial cannot slip through). *net.Resolver implements it; tests and
+	// deployments with their own DNS can supply another. Defaults to net.DefaultResolver.
+	Resolver Resolver
 	// MaxConnsPerHost caps the connections to one host (keep-alive connections are reused).
 	// Defaults to 64. Ignored when HTTPClient is set, and when Transport sets its own.
 	MaxConnsPerHost int
@@ -272,13 +277,23 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// Resolver looks up the IP addresses of a host, as *net.Resolver does. See Config.Resolver.
+type Resolver interface {
+	// LookupNetIP looks up host; network is "ip", "ip4" or "ip6".
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
 // DialContext returns the SSRF-guarded dial function a Sender built from c uses: it refuses
 // private, loopback, link-local, CGNAT, multicast and cloud-metadata addresses after DNS
 // resolution, except what AllowPrivateNetworks, AllowedNetworks and AllowedHosts permit.
 // Use it as the DialContext of the transport of a custom HTTPClient to keep the guard.
 // Errors wrap ErrInvalidConfig (a malformed allow-list entry).
 func (c Config) DialContext() (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
-	guard, err := ssrf.New(ssrf.Config{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowedNetworks, AllowHosts: c.AllowedHosts})
+	var resolver ssrf.Resolver
+	if c.Resolver != nil {
+		resolver = c.Resolver
+	}
+	guard, err := ssrf.New(ssrf.Config{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowedNetworks, AllowHosts: c.AllowedHosts, Resolver: resolver})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}

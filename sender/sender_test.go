@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -907,4 +908,52 @@ func TestAPanickingObserverDoesNotStopDelivery(t *testing.T) {
 		b.delivery(t, id, isState(StateDelivered))
 	}
 	require.Contains(t, b.logs.String(), "panic in Observer")
+}
+
+// fakeResolver answers every look-up with the next of its answers (the last one repeats) and
+// counts the look-ups.
+type fakeResolver struct {
+	mu      sync.Mutex
+	answers []netip.Addr
+	calls   int
+}
+
+func (r *fakeResolver) LookupNetIP(_ context.Context, _, _ string) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.answers[min(r.calls, len(r.answers)-1)]
+	r.calls++
+	return []netip.Addr{a}, nil
+}
+
+func TestSSRFGuardJudgesTheConfiguredResolversAnswers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		answers []string
+	}{
+		{name: "a name resolving into a private network", answers: []string{"10.0.0.1"}},
+		{name: "a name resolving to cloud metadata", answers: []string{"169.254.169.254"}},
+		{name: "a name resolving to IPv4-mapped loopback", answers: []string{"::ffff:127.0.0.1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := &fakeResolver{}
+			for _, a := range tc.answers {
+				res.answers = append(res.answers, netip.MustParseAddr(a))
+			}
+			b := setup(t, func(c *Config) { c.AllowPrivateNetworks = false; c.Resolver = res })
+			srv, _ := b.endpoint(t, Endpoint{URL: "http://internal.example.test/hook"})
+
+			id := publishOne(t, b, newEvent(t, "invoice.paid", 1))
+			d := b.delivery(t, id, isState(StateDead))
+			require.Contains(t, d.LastError, "SSRF guard")
+			require.Contains(t, d.LastError, tc.answers[0])
+			require.Zero(t, srv.Count(), "nothing is sent")
+			res.mu.Lock()
+			defer res.mu.Unlock()
+			require.Positive(t, res.calls, "the configured resolver was asked")
+		})
+	}
 }
