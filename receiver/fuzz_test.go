@@ -63,7 +63,8 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(2), []byte{0xff, 0xfe}, "", "", "", "", "", false)
 
 	methods := []string{http.MethodPost, http.MethodGet, http.MethodOptions, http.MethodPut}
-	allowed := map[int]bool{200: true, 202: true, 400: true, 401: true, 403: true, 405: true, 413: true, 415: true, 503: true}
+	// 409: a duplicate whose claim is held (never answered 2xx).
+	allowed := map[int]bool{200: true, 202: true, 400: true, 401: true, 403: true, 405: true, 409: true, 413: true, 415: true, 503: true}
 	f.Fuzz(func(t *testing.T, method uint8, body []byte, ctype, id, ts, sig, xff string, sign bool) {
 		r := httptest.NewRequest(methods[int(method)%len(methods)], "/webhook", bytes.NewReader(body))
 		if ctype != "" {
@@ -92,6 +93,9 @@ func FuzzHandler(f *testing.F) {
 		h.ServeHTTP(rec, r)
 		if !allowed[rec.Code] {
 			t.Fatalf("status %d is not an allowed answer", rec.Code)
+		}
+		if rec.Code == http.StatusConflict && !validlySigned {
+			t.Fatalf("status 409 (duplicate in progress) for a request without a valid signature")
 		}
 		if rec.Code < 300 {
 			if !validlySigned {
