@@ -19,10 +19,13 @@ type Observer struct {
 	// before or after verification.
 	Rejected func(ctx context.Context, r Rejection)
 	// Duplicate is called for an event that was already processed
-	// (InProgress false) or is being processed (InProgress true).
+	// (inProgress false, answered 200) or whose claim is held (inProgress
+	// true, answered 409 with Retry-After).
 	Duplicate func(ctx context.Context, info Info, inProgress bool)
-	// Processed is called when a handler succeeded; info.Duration is the time
-	// from the first attempt's start to the success.
+	// Processed is called when a handler succeeded, after the event's claim
+	// was completed (a redelivery from then on is answered 200 as a
+	// duplicate); info.Duration is the time from the first attempt's start
+	// to the success.
 	Processed func(ctx context.Context, info Info)
 	// Failed is called for each failed handler attempt, with its error.
 	Failed func(ctx context.Context, info Info, err error)
