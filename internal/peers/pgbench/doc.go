@@ -15,5 +15,9 @@
 //
 // HOOKKIT_PGBENCH_ROUNDS=3 lets the contenders take turns three times and reports
 // the median round of each (the machine is shared: single runs vary by ±30 %).
+// HOOKKIT_PGBENCH_ONLY=hookkit runs hookkit alone (for -cpuprofile);
+// HOOKKIT_PGBENCH_BATCH sets the Sender's Config.BatchSize (default: its own
+// default, 32 for the 32 workers used here); HOOKKIT_PGBENCH_OUT=file also
+// writes the table to a file.
 // Without HOOKKIT_PGBENCH_N only a small smoke run (TestSmoke) executes.
 package pgbench

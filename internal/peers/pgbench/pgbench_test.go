@@ -42,6 +42,7 @@ const (
 	envServe    = "HOOKKIT_PGBENCH_SERVE"
 	envOut      = "HOOKKIT_PGBENCH_OUT"
 	envRounds   = "HOOKKIT_PGBENCH_ROUNDS"
+	envBatch    = "HOOKKIT_PGBENCH_BATCH"
 	concurrency = 32
 	payloadSize = 1024
 )
@@ -370,8 +371,14 @@ func runHookkit(t *testing.T, dsn string, ep *endpoint, f *fixture, n, samples i
 
 	tr := newTransport()
 	defer tr.CloseIdleConnections()
+	// HOOKKIT_PGBENCH_BATCH sets Config.BatchSize (default: the Sender's, min(Workers, 64) = 32).
+	batchSize := 0
+	if raw := os.Getenv(envBatch); raw != "" {
+		batchSize, err = strconv.Atoi(raw)
+		require.NoError(t, err)
+	}
 	s, err := sender.New(sender.Config{
-		Store: store, Logger: discard, Workers: concurrency, AllowPrivateNetworks: true, Transport: tr,
+		Store: store, Logger: discard, Workers: concurrency, BatchSize: batchSize, AllowPrivateNetworks: true, Transport: tr,
 		MaxConnsPerHost: 256,
 	})
 	require.NoError(t, err)
