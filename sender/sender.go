@@ -78,7 +78,10 @@ type Config struct {
 	// 10 by default) is what protects receivers, and keeps an endpoint that hangs from taking
 	// more than its share. Defaults to 128.
 	Workers int
-	// BatchSize is how many due deliveries the dispatcher claims at once. Defaults to
+	// BatchSize is how many due deliveries the dispatcher claims at once. Under a backlog
+	// claimed deliveries wait in a ready buffer for a free worker, so one Sender holds leases
+	// on at most Workers + BatchSize + BatchSize/2 deliveries (plus those whose settlement is
+	// being written); a crash delays these until their leases expire. Defaults to
 	// min(Workers, 64).
 	BatchSize int
 	// Lease is how long a claimed delivery belongs to this sender before another may claim it;
