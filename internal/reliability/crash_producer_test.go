@@ -27,11 +27,11 @@ import (
 
 // Settings of the producer child, shared with the parent's assertions.
 const (
-	producerWorkers    = 16 // sender.Config.Workers (BatchSize defaults to 16 too)
+	producerWorkers = 16 // sender.Config.Workers (BatchSize defaults to 16 too)
 	// producerMaxLeases bounds the leases one producer holds: attempts running plus the
 	// dispatcher's ready buffer (Workers + BatchSize + BatchSize/2), plus as many settlements
 	// still being written in the background.
-	producerMaxLeases = 2 * (producerWorkers + producerWorkers + producerWorkers/2)
+	producerMaxLeases  = 2 * (producerWorkers + producerWorkers + producerWorkers/2)
 	producerLease      = 2 * time.Second
 	producerPublishers = 4 // goroutines publishing
 	envSchema          = "HOOKKIT_RELIABILITY_SCHEMA"
