@@ -472,6 +472,7 @@ func (d *dispatcher) finish(ctx context.Context, c *Claimed, tk ticket, res atte
 	rep := AttemptReport{
 		DeliveryID: c.Delivery.ID, EventID: c.Event.ID, EventType: c.Event.Type, EndpointID: c.Endpoint.ID,
 		Attempt: n, Outcome: o.Kind, StatusCode: o.StatusCode, StartedAt: res.started, Duration: res.duration,
+		RetryAfter: o.RetryAfter,
 	}
 	if errText != "" {
 		rep.Err = attemptErr(o, errText)

@@ -56,6 +56,10 @@ type AttemptReport struct {
 	Duration  time.Duration
 	// NextAttemptAt is when the delivery will be attempted again (RetryScheduled only).
 	NextAttemptAt time.Time
+	// RetryAfter is the delay the endpoint asked for with Retry-After (clamped to the
+	// Classifier's MaxRetryAfter), 0 when it sent none. The next attempt is no sooner than
+	// both this and the retry schedule.
+	RetryAfter time.Duration
 	// Reason says why a delivery was dead-lettered (DeadLettered only).
 	Reason string
 }

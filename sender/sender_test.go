@@ -301,6 +301,9 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	id := publishOne(t, b, newEvent(t, "invoice.paid", 1))
 	d := b.delivery(t, id, pendingAfter(1))
 	require.Equal(t, t0.Add(2*time.Minute), d.NextAttemptAt, "Retry-After beats the 5 s schedule")
+	obs := b.observed(t, func(r reports) bool { return len(r.retries) == 1 })
+	require.Equal(t, 2*time.Minute, obs.retries[0].RetryAfter, "the Observer hears what the endpoint asked for")
+	require.Equal(t, 429, obs.retries[0].StatusCode)
 
 	b.clock.Advance(2 * time.Minute)
 	b.delivery(t, id, isState(StateDelivered))
