@@ -1,9 +1,11 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -119,12 +121,40 @@ func isHex(c byte) bool {
 	return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialBytes returns a mask whose lowest set bit is the high bit of the
+// first byte of x (little-endian) that is '"', '\\' or below 0x20; it is zero
+// when there is none. Bits above the lowest one may be false positives
+// (borrows), so only the lowest is meaningful.
+func specialBytes(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	s := x ^ (lsb * '\\')
+	return ((x-lsb*0x20)&^x | (q-lsb)&^q | (s-lsb)&^s) & msb
+}
+
 // skipString validates the string starting at b[i] == '"' and returns the
 // index just past the closing quote.
 func skipString(b []byte, i int) (int, error) {
 	start := i
 	i++
 	for i < len(b) {
+		// Skip eight plain bytes (none is '"', '\\' or a control character)
+		// at a time; the byte-wise switch below handles the first special one.
+		for len(b)-i >= 8 {
+			m := specialBytes(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':

@@ -1,8 +1,11 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -57,5 +60,56 @@ func TestStringLenMatchesAppendString(t *testing.T) {
 		want, err := json.Marshal(s)
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(appendString(nil, s)), "same escaping as encoding/json")
+	}
+}
+
+func TestSpecialBytesFindsTheFirstSpecialByte(t *testing.T) {
+	t.Parallel()
+	naive := func(w [8]byte) int {
+		for i, c := range w {
+			if c == '"' || c == '\\' || c < 0x20 {
+				return i
+			}
+		}
+		return 8
+	}
+	first := func(w [8]byte) int {
+		m := specialBytes(binary.LittleEndian.Uint64(w[:]))
+		if m == 0 {
+			return 8
+		}
+		return bits.TrailingZeros64(m) >> 3
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	interesting := []byte{0, 1, 0x1f, 0x20, 0x21, '"', 0x23, '\\', 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa2, 0xdc, 0xff}
+	for n := 0; n < 200000; n++ {
+		var w [8]byte
+		for i := range w {
+			if rng.IntN(2) == 0 {
+				w[i] = interesting[rng.IntN(len(interesting))]
+			} else {
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		require.Equal(t, naive(w), first(w), "word % x", w)
+	}
+}
+
+func TestSkipStringFindsSpecialBytesAtEveryOffset(t *testing.T) {
+	t.Parallel()
+	for _, special := range []string{`\n`, `\u00e9`, `\"`, `\\`, `\q`, `\u12`, "\x01", "\x1f", `\`, "é", "\x7f"} {
+		for pos := 0; pos < 20; pos++ {
+			s := `"` + strings.Repeat("a", pos) + special + strings.Repeat("b", 19-pos) + `"`
+			got, err := skipString([]byte(s), 0)
+			require.Equal(t, json.Valid([]byte(s)), err == nil, s)
+			if err == nil {
+				require.Equal(t, len(s), got, s)
+			}
+			// A quote inside ends the string there.
+			q := `"` + strings.Repeat("a", pos) + `"` + strings.Repeat("b", 19-pos) + `"`
+			got, err = skipString([]byte(q), 0)
+			require.NoError(t, err, q)
+			require.Equal(t, pos+2, got, q)
+		}
 	}
 }
