@@ -140,6 +140,18 @@ func (q *MemoryQueue) Enqueue(_ context.Context, d Delivery) error {
 func (q *MemoryQueue) Dequeue(ctx context.Context) (Delivery, error) {
 	// Prefer queued work over a cancelled context only when the context is
 	// still live: once ctx ends, the caller is shutting down.
+	if ctx.Err() == nil {
+		// Fast path: a queued delivery without the two-channel select (which
+		// locks ctx's done channel shared by every worker).
+		select {
+		case d, ok := <-q.ch:
+			if !ok {
+				return Delivery{}, ErrQueueClosed
+			}
+			return d, nil
+		default:
+		}
+	}
 	select {
 	case d, ok := <-q.ch:
 		if !ok {
