@@ -229,9 +229,9 @@ func (h *Handler) process(d *Delivery) {
 	attempt := 0
 	err := retry.Do(ctx, h.doCfg, func(ctx context.Context) error {
 		attempt++
-		md := &Metadata{Header: d.Header, Attempt: attempt, ReceivedAt: d.ReceivedAt, Provider: d.Provider}
+		mc := &metadataCtx{Context: ctx, md: Metadata{Header: d.Header, Attempt: attempt, ReceivedAt: d.ReceivedAt, Provider: d.Provider}}
 		t0 := h.p.now()
-		err := call(context.WithValue(ctx, metadataKey{}, md), h.handler, d)
+		err := call(mc, h.handler, d)
 		if err != nil {
 			fi := info
 			fi.Attempt, fi.Duration = attempt, h.p.now().Sub(t0)
