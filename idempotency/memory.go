@@ -69,6 +69,7 @@ type MemoryStore struct {
 	seed     maphash.Seed
 	now      func() time.Time
 	base     time.Time // nanos are measured from here (monotonic with time.Now)
+	mono     bool      // now is time.Now: nanos reads only the monotonic clock
 	perShard int
 	prefix   string // random per store, makes tokens unique across stores
 
@@ -117,6 +118,7 @@ type memShard struct {
 // for the defaults) and starts its sweeper unless cfg.SweepInterval is
 // negative. Call Close when done with it.
 func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
+	mono := cfg.Now == nil
 	cfg = cfg.withDefaults()
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -127,6 +129,7 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		seed:     maphash.MakeSeed(),
 		now:      cfg.Now,
 		base:     cfg.Now(),
+		mono:     mono,
 		perShard: (cfg.MaxKeys + cfg.Shards - 1) / cfg.Shards,
 		prefix:   hex.EncodeToString(rnd[:]),
 		stop:     make(chan struct{}),
@@ -200,6 +203,11 @@ func (s *MemoryStore) Len() int {
 // both readings carry the monotonic clock, so wall-clock jumps (NTP steps)
 // neither expire leases early nor keep keys too long.
 func (s *MemoryStore) nanos() int64 {
+	if s.mono {
+		// time.Since on a time with a monotonic reading is that same
+		// difference without reading the wall clock.
+		return int64(time.Since(s.base))
+	}
 	return int64(s.now().Sub(s.base))
 }
 
