@@ -33,6 +33,116 @@ const claimable = `EXISTS (
 				SELECT 1 FROM {s}.deliveries q
 				WHERE q.endpoint_id = d.endpoint_id AND q.state = 2 AND q.lease_expires_at > $1 AND q.id <> d.id))))`
 
+// The settle statements, built from shared parts: settle also maintains the
+// endpoints' health and parks the backlog of an endpoint it disables;
+// settleLean (Store.skipHealth) leaves endpoints alone. Both take the same
+// parameters: $1 notify?, $2 channel, $3 health granularity, then one array per
+// column of the settlements (several Settle calls coalesced: owner and now per
+// item).
+const (
+	settleInput = `WITH input AS (
+				SELECT * FROM unnest($4::bigint[], $5::text[], $6::timestamptz[], $7::smallint[],
+					$8::timestamptz[], $9::text[], $10::smallint[], $11::text[], $12::boolean[],
+					$13::timestamptz[], $14::bigint[], $15::integer[], $16::text[], $17::text[],
+					$18::timestamptz[], $19::text[])
+				WITH ORDINALITY AS i(id, owner, now, kind, next_at, err, health, disable, has_att,
+					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
+			`
+	// settleUpdHead opens the delivery update; a settle statement follows it with
+	// its state expression (settleStateParking or settleState) and settleUpdTail.
+	settleUpdHead = `), upd AS (
+				UPDATE {s}.deliveries d SET
+`
+	// settleStateParking: back to pending, or paused if its endpoint is (being)
+	// disabled by this batch.
+	settleStateParking = `					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE CASE WHEN i.disable <> ''
+						OR (SELECT x.disabled FROM {s}.endpoints x WHERE x.id = d.endpoint_id)
+						OR EXISTS (SELECT 1 FROM input j JOIN {s}.deliveries dj ON dj.id = j.id
+							WHERE j.disable <> '' AND dj.endpoint_id = d.endpoint_id)
+						THEN 5 ELSE 1 END END,
+`
+	// settleState: back to pending, or paused if its endpoint is disabled.
+	settleState = `					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE CASE
+						WHEN (SELECT x.disabled FROM {s}.endpoints x WHERE x.id = d.endpoint_id)
+						THEN 5 ELSE 1 END END,
+`
+	settleUpdTail = `					attempts = d.attempts + CASE WHEN i.has_att THEN 1 ELSE 0 END,
+					next_attempt_at = CASE WHEN i.kind IN (2, 3) THEN i.next_at ELSE d.next_attempt_at END,
+					lease_owner = NULL,
+					lease_expires_at = NULL,
+					last_error = CASE WHEN i.kind IN (2, 4) THEN i.err ELSE d.last_error END,
+					last_status_code = CASE WHEN i.has_att THEN i.a_status ELSE d.last_status_code END,
+					updated_at = i.now
+				FROM input i
+				-- "+ 0" keeps the planner on primary-key lookups: with the partial
+				-- in-flight index in reach it may scan every live lease instead.
+				WHERE d.id = i.id AND d.state + 0 = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
+				RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
+			`
+	settleAttempts = `), att AS (
+				INSERT INTO {s}.attempts (delivery_id, event_id, endpoint_id, n, started_at, duration_ns,
+					status_code, error, response_snippet, next_attempt_at, outcome)
+				SELECT u.id, u.event_id, u.endpoint_id, u.attempts, i.a_started, i.a_dur, i.a_status,
+					i.a_err, i.a_snip, i.a_next, i.a_outcome
+				FROM upd u JOIN input i ON i.id = u.id
+				WHERE i.has_att
+				ORDER BY i.ord
+			`
+	settleHealth = `), hi AS (
+				SELECT u.endpoint_id, i.*,
+					max(i.ord) FILTER (WHERE i.health = 1) OVER (PARTITION BY u.endpoint_id) AS last_succ_ord
+				FROM upd u JOIN input i ON i.id = u.id
+				WHERE i.health <> 0 OR i.disable <> ''
+			), health AS (
+				SELECT endpoint_id,
+					max(now) FILTER (WHERE health = 1) AS succ_at,
+					max(now) FILTER (WHERE health = 2) AS fail_at,
+					(array_agg(health ORDER BY ord DESC) FILTER (WHERE health <> 0))[1] AS last_h,
+					min(now) FILTER (WHERE health = 2 AND ord > coalesce(last_succ_ord, 0)) AS failing_from,
+					bool_or(health = 1) AS succ,
+					(array_agg(disable ORDER BY ord) FILTER (WHERE disable <> ''))[1] AS dis,
+					(array_agg(now ORDER BY ord) FILTER (WHERE disable <> ''))[1] AS dis_at
+				FROM hi GROUP BY endpoint_id
+			), ep AS (
+				UPDATE {s}.endpoints e SET
+					last_success_at = coalesce(h.succ_at, e.last_success_at),
+					last_failure_at = coalesce(h.fail_at, e.last_failure_at),
+					failing_since = CASE h.last_h
+						WHEN 1 THEN NULL
+						WHEN 2 THEN CASE WHEN h.succ THEN h.failing_from ELSE coalesce(e.failing_since, h.failing_from) END
+						ELSE e.failing_since END,
+					disabled = e.disabled OR h.dis IS NOT NULL,
+					disabled_reason = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN h.dis ELSE e.disabled_reason END,
+					disabled_at = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN h.dis_at ELSE e.disabled_at END
+				FROM health h WHERE e.id = h.endpoint_id
+				-- Skip rewriting a busy endpoint's row when only a recent timestamp would move
+				-- ($3 = Config.HealthGranularity): every settle would otherwise queue on it.
+				AND NOT (
+					h.dis IS NULL
+					AND (h.succ_at IS NULL OR coalesce(e.last_success_at, '-infinity') > h.succ_at - $3::interval)
+					AND (h.fail_at IS NULL OR coalesce(e.last_failure_at, '-infinity') > h.fail_at - $3::interval)
+					AND (h.last_h IS NULL
+						OR (h.last_h = 1 AND e.failing_since IS NULL)
+						OR (h.last_h = 2 AND NOT h.succ AND e.failing_since IS NOT NULL))
+				)
+			), park AS (
+				-- An endpoint disabled here: pause its pending backlog (see migration 0001).
+				UPDATE {s}.deliveries d SET state = 5
+				FROM health h WHERE h.dis IS NOT NULL AND d.endpoint_id = h.endpoint_id AND d.state = 1
+			`
+	settlePromote = `), promote AS (
+				-- The next queued delivery of an ordered endpoint whose head was just settled
+				-- (delivered or dead) becomes claimable, unless another one already is.
+				UPDATE {s}.deliveries q SET state = 1
+				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
+						JOIN {s}.endpoints x ON x.id = u.endpoint_id
+						WHERE i.kind IN (1, 4) AND i.disable = '' AND x.ordered AND NOT x.disabled) f
+				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
+					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
+				RETURNING 1
+			)`
+)
+
 func buildQueries(schema string) queries {
 	r := strings.NewReplacer("{s}", schema)
 	q := queries{
@@ -151,141 +261,15 @@ func buildQueries(schema string) queries {
 			RETURNING id`,
 		// $1 notify?, $2 channel, $3 health granularity, then one array per column of
 		// the settlements (several Settle calls coalesced: owner and now per item).
-		settle: `WITH input AS (
-				SELECT * FROM unnest($4::bigint[], $5::text[], $6::timestamptz[], $7::smallint[],
-					$8::timestamptz[], $9::text[], $10::smallint[], $11::text[], $12::boolean[],
-					$13::timestamptz[], $14::bigint[], $15::integer[], $16::text[], $17::text[],
-					$18::timestamptz[], $19::text[])
-				WITH ORDINALITY AS i(id, owner, now, kind, next_at, err, health, disable, has_att,
-					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
-			), upd AS (
-				UPDATE {s}.deliveries d SET
-					-- Back to pending, or paused if its endpoint is (being) disabled.
-					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE CASE WHEN i.disable <> ''
-						OR (SELECT x.disabled FROM {s}.endpoints x WHERE x.id = d.endpoint_id)
-						OR EXISTS (SELECT 1 FROM input j JOIN {s}.deliveries dj ON dj.id = j.id
-							WHERE j.disable <> '' AND dj.endpoint_id = d.endpoint_id)
-						THEN 5 ELSE 1 END END,
-					attempts = d.attempts + CASE WHEN i.has_att THEN 1 ELSE 0 END,
-					next_attempt_at = CASE WHEN i.kind IN (2, 3) THEN i.next_at ELSE d.next_attempt_at END,
-					lease_owner = NULL,
-					lease_expires_at = NULL,
-					last_error = CASE WHEN i.kind IN (2, 4) THEN i.err ELSE d.last_error END,
-					last_status_code = CASE WHEN i.has_att THEN i.a_status ELSE d.last_status_code END,
-					updated_at = i.now
-				FROM input i
-				-- "+ 0" keeps the planner on primary-key lookups: with the partial
-				-- in-flight index in reach it may scan every live lease instead.
-				WHERE d.id = i.id AND d.state + 0 = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
-				RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
-			), att AS (
-				INSERT INTO {s}.attempts (delivery_id, event_id, endpoint_id, n, started_at, duration_ns,
-					status_code, error, response_snippet, next_attempt_at, outcome)
-				SELECT u.id, u.event_id, u.endpoint_id, u.attempts, i.a_started, i.a_dur, i.a_status,
-					i.a_err, i.a_snip, i.a_next, i.a_outcome
-				FROM upd u JOIN input i ON i.id = u.id
-				WHERE i.has_att
-				ORDER BY i.ord
-			), hi AS (
-				SELECT u.endpoint_id, i.*,
-					max(i.ord) FILTER (WHERE i.health = 1) OVER (PARTITION BY u.endpoint_id) AS last_succ_ord
-				FROM upd u JOIN input i ON i.id = u.id
-				WHERE i.health <> 0 OR i.disable <> ''
-			), health AS (
-				SELECT endpoint_id,
-					max(now) FILTER (WHERE health = 1) AS succ_at,
-					max(now) FILTER (WHERE health = 2) AS fail_at,
-					(array_agg(health ORDER BY ord DESC) FILTER (WHERE health <> 0))[1] AS last_h,
-					min(now) FILTER (WHERE health = 2 AND ord > coalesce(last_succ_ord, 0)) AS failing_from,
-					bool_or(health = 1) AS succ,
-					(array_agg(disable ORDER BY ord) FILTER (WHERE disable <> ''))[1] AS dis,
-					(array_agg(now ORDER BY ord) FILTER (WHERE disable <> ''))[1] AS dis_at
-				FROM hi GROUP BY endpoint_id
-			), ep AS (
-				UPDATE {s}.endpoints e SET
-					last_success_at = coalesce(h.succ_at, e.last_success_at),
-					last_failure_at = coalesce(h.fail_at, e.last_failure_at),
-					failing_since = CASE h.last_h
-						WHEN 1 THEN NULL
-						WHEN 2 THEN CASE WHEN h.succ THEN h.failing_from ELSE coalesce(e.failing_since, h.failing_from) END
-						ELSE e.failing_since END,
-					disabled = e.disabled OR h.dis IS NOT NULL,
-					disabled_reason = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN h.dis ELSE e.disabled_reason END,
-					disabled_at = CASE WHEN NOT e.disabled AND h.dis IS NOT NULL THEN h.dis_at ELSE e.disabled_at END
-				FROM health h WHERE e.id = h.endpoint_id
-				-- Skip rewriting a busy endpoint's row when only a recent timestamp would move
-				-- ($3 = Config.HealthGranularity): every settle would otherwise queue on it.
-				AND NOT (
-					h.dis IS NULL
-					AND (h.succ_at IS NULL OR coalesce(e.last_success_at, '-infinity') > h.succ_at - $3::interval)
-					AND (h.fail_at IS NULL OR coalesce(e.last_failure_at, '-infinity') > h.fail_at - $3::interval)
-					AND (h.last_h IS NULL
-						OR (h.last_h = 1 AND e.failing_since IS NULL)
-						OR (h.last_h = 2 AND NOT h.succ AND e.failing_since IS NOT NULL))
-				)
-			), park AS (
-				-- An endpoint disabled here: pause its pending backlog (see migration 0001).
-				UPDATE {s}.deliveries d SET state = 5
-				FROM health h WHERE h.dis IS NOT NULL AND d.endpoint_id = h.endpoint_id AND d.state = 1
-			), promote AS (
-				-- The next queued delivery of an ordered endpoint whose head was just settled
-				-- (delivered or dead) becomes claimable, unless another one already is.
-				UPDATE {s}.deliveries q SET state = 1
-				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
-						JOIN {s}.endpoints x ON x.id = u.endpoint_id
-						WHERE i.kind IN (1, 4) AND i.disable = '' AND x.ordered AND NOT x.disabled) f
-				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
-					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
-				RETURNING 1
-			)
+		// settle and settleLean: see settleInput.
+		settle: settleInput + settleUpdHead + settleStateParking + settleUpdTail + settleAttempts +
+			settleHealth + settlePromote + `
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
 				CASE WHEN $1 OR EXISTS (SELECT 1 FROM promote) THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
 		// settleLean is settle without the endpoint health part, for batches whose
 		// health changes are all skipped (see Store.skipHealth); $3 is unused.
-		settleLean: `WITH input AS (
-				SELECT * FROM unnest($4::bigint[], $5::text[], $6::timestamptz[], $7::smallint[],
-					$8::timestamptz[], $9::text[], $10::smallint[], $11::text[], $12::boolean[],
-					$13::timestamptz[], $14::bigint[], $15::integer[], $16::text[], $17::text[],
-					$18::timestamptz[], $19::text[])
-				WITH ORDINALITY AS i(id, owner, now, kind, next_at, err, health, disable, has_att,
-					a_started, a_dur, a_status, a_err, a_snip, a_next, a_outcome, ord)
-			), upd AS (
-				UPDATE {s}.deliveries d SET
-					-- Back to pending, or paused if its endpoint is disabled.
-					state = CASE i.kind WHEN 1 THEN 3 WHEN 4 THEN 4 ELSE CASE
-						WHEN (SELECT x.disabled FROM {s}.endpoints x WHERE x.id = d.endpoint_id)
-						THEN 5 ELSE 1 END END,
-					attempts = d.attempts + CASE WHEN i.has_att THEN 1 ELSE 0 END,
-					next_attempt_at = CASE WHEN i.kind IN (2, 3) THEN i.next_at ELSE d.next_attempt_at END,
-					lease_owner = NULL,
-					lease_expires_at = NULL,
-					last_error = CASE WHEN i.kind IN (2, 4) THEN i.err ELSE d.last_error END,
-					last_status_code = CASE WHEN i.has_att THEN i.a_status ELSE d.last_status_code END,
-					updated_at = i.now
-				FROM input i
-				-- "+ 0" keeps the planner on primary-key lookups: with the partial
-				-- in-flight index in reach it may scan every live lease instead.
-				WHERE d.id = i.id AND d.state + 0 = 2 AND d.lease_owner = i.owner AND d.lease_expires_at > i.now
-				RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
-			), att AS (
-				INSERT INTO {s}.attempts (delivery_id, event_id, endpoint_id, n, started_at, duration_ns,
-					status_code, error, response_snippet, next_attempt_at, outcome)
-				SELECT u.id, u.event_id, u.endpoint_id, u.attempts, i.a_started, i.a_dur, i.a_status,
-					i.a_err, i.a_snip, i.a_next, i.a_outcome
-				FROM upd u JOIN input i ON i.id = u.id
-				WHERE i.has_att
-				ORDER BY i.ord
-			), promote AS (
-				-- The next queued delivery of an ordered endpoint whose head was just settled
-				-- (delivered or dead) becomes claimable, unless another one already is.
-				UPDATE {s}.deliveries q SET state = 1
-				FROM (SELECT DISTINCT u.endpoint_id FROM upd u JOIN input i ON i.id = u.id
-						JOIN {s}.endpoints x ON x.id = u.endpoint_id
-						WHERE i.kind IN (1, 4) AND i.disable = '' AND x.ordered AND NOT x.disabled) f
-				WHERE q.id = (SELECT min(p.id) FROM {s}.deliveries p WHERE p.endpoint_id = f.endpoint_id AND p.state = 6)
-					AND NOT EXISTS (SELECT 1 FROM {s}.deliveries r WHERE r.endpoint_id = f.endpoint_id AND r.state = 1)
-				RETURNING 1
-			)
+		settleLean: settleInput + settleUpdHead + settleState + settleUpdTail + settleAttempts +
+			settlePromote + `
 			SELECT coalesce((SELECT array_agg(id) FROM upd), '{}'::bigint[]),
 				CASE WHEN ($1 OR EXISTS (SELECT 1 FROM promote)) AND $3::interval IS NOT NULL THEN (SELECT count(*) FROM pg_notify($2, '')) ELSE 0 END`,
 		nextDue: `SELECT LEAST(
